@@ -1,0 +1,3 @@
+//! The `wyvern` command.
+
+fn main() {}
