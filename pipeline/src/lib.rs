@@ -17,7 +17,15 @@
 #![forbid(unsafe_code)]
 
 pub mod action;
+pub mod cache;
+pub mod classifier;
 pub mod field;
 pub mod flow;
 pub mod flow_match;
+pub mod flowmod;
 pub mod key;
+pub mod normal;
+pub mod rule;
+pub mod stats;
+pub mod tables;
+pub mod translate;

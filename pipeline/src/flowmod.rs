@@ -1,0 +1,531 @@
+//! Flow-table changes, applied as OpenFlow 1.3 §6.4 defines them, a batch at a time.
+//!
+//! [`FlowEditor`] owns the write side of the tables. [`FlowEditor::apply`] takes a batch of
+//! flow mods (one OpenFlow message, a bundle, or a list from the built-in controller) and
+//! either applies all of them in one publish or none of them, returning which one failed and
+//! why. While planning, each mod sees the published tables plus what earlier mods of the same
+//! batch staged, so `add` then `delete` of the same flow in one bundle behaves as in sequence.
+//!
+//! - `add`: replaces a rule with the same match and priority (counters start over); with
+//!   `check_overlap`, refuses if a rule of the same priority could match the same packet.
+//! - `modify` / `modify_strict`: new instructions for the selected rules; counters and
+//!   duration stay unless `reset_counts`.
+//! - `delete` / `delete_strict`: removes the selected rules, reporting those that asked for
+//!   `send_flow_rem`.
+//!
+//! Non-strict commands select every rule whose match is at least as specific as the request's;
+//! strict ones the rule with exactly that match and priority. Both filter by cookie/mask, and
+//! deletes by `out_port`. Idle and hard timeouts are enforced by [`FlowEditor::expire`].
+
+use std::sync::Arc;
+
+use hashbrown::{HashMap, HashSet};
+use thiserror::Error;
+
+use crate::action::{ALL_TABLES, Instruction, InstructionError, MAX_TABLE, PortNo, TableId, validate_instructions};
+use crate::field::Field;
+use crate::flow::{FlowFlags, FlowMod, FlowModCommand, FlowSpec, FlowStats};
+use crate::flow_match::{MaskedKey, Match, MatchError};
+use crate::rule::{MatchShape, Rule};
+use crate::tables::{PipelinePort, Tables, TableOp, TablesWriter};
+
+/// Why a flow mod was refused (each maps to an OpenFlow 1.3 error).
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum FlowModError {
+    /// The table does not exist, or `all tables` was used where one is required.
+    #[error("table {0} is not valid here (tables are 0..=254; 255 only for delete)")]
+    BadTable(TableId),
+    /// The match is not acceptable.
+    #[error("bad match: {0}")]
+    BadMatch(#[from] MatchError),
+    /// The instructions are not acceptable.
+    #[error("bad instructions: {0}")]
+    BadInstructions(#[from] InstructionError),
+    /// `check_overlap` found a rule of the same priority that overlaps.
+    #[error("check_overlap: an overlapping flow with priority {0} exists")]
+    Overlap(u16),
+    /// The table holds as many flows as it may.
+    #[error("table {table} is full ({limit} flows)")]
+    TableFull { table: TableId, limit: usize },
+}
+
+/// A batch failed: nothing of it was applied.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("flow mod #{index} of the batch: {error}")]
+pub struct BatchError {
+    /// Position of the failing mod in the batch.
+    pub index: usize,
+    pub error: FlowModError,
+}
+
+/// Why a flow left its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemovedReason {
+    IdleTimeout,
+    HardTimeout,
+    Delete,
+}
+
+/// A removed flow that asked for `send_flow_rem`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowRemoved {
+    pub reason: RemovedReason,
+    pub stats: FlowStats,
+}
+
+/// Which flows a stats request or a non-strict change selects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowFilter {
+    /// A table, or [`ALL_TABLES`].
+    pub table: TableId,
+    pub matching: Match,
+    pub cookie: u64,
+    pub cookie_mask: u64,
+    /// Only flows that output to this port ([`PortNo::ANY`] for all).
+    pub out_port: PortNo,
+}
+
+impl Default for FlowFilter {
+    fn default() -> Self {
+        FlowFilter {
+            table: ALL_TABLES,
+            matching: Match::new(),
+            cookie: 0,
+            cookie_mask: 0,
+            out_port: PortNo::ANY,
+        }
+    }
+}
+
+impl FlowFilter {
+    fn selects(&self, rule: &Rule, filter_key: &MaskedKey) -> bool {
+        (self.table == ALL_TABLES || self.table == rule.table)
+            && (rule.cookie & self.cookie_mask) == (self.cookie & self.cookie_mask)
+            && covers(filter_key, &rule.masked_key())
+            && (self.out_port == PortNo::ANY || rule.outputs_to(self.out_port))
+    }
+}
+
+/// True when every packet `rule` matches is also matched by `filter`.
+fn covers(filter: &MaskedKey, rule: &MaskedKey) -> bool {
+    filter
+        .mask
+        .words
+        .iter()
+        .zip(rule.mask.words.iter())
+        .zip(filter.value.words.iter().zip(rule.value.words.iter()))
+        .all(|((fm, rm), (fv, rv))| fm & !rm == 0 && (fv ^ rv) & fm == 0)
+}
+
+/// True when some packet could match both.
+fn overlaps(a: &MaskedKey, b: &MaskedKey) -> bool {
+    (0..a.mask.words.len())
+        .all(|n| (a.value.words[n] ^ b.value.words[n]) & a.mask.words[n] & b.mask.words[n] == 0)
+}
+
+/// Limits the editor enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowLimits {
+    /// Flows per table before `TABLE_FULL`.
+    pub max_flows_per_table: usize,
+}
+
+impl Default for FlowLimits {
+    fn default() -> Self {
+        FlowLimits {
+            max_flows_per_table: 4_000_000,
+        }
+    }
+}
+
+/// The write side of the tables.
+#[derive(Debug)]
+pub struct FlowEditor {
+    tables: TablesWriter,
+    interner: Interner,
+    ports: Vec<PipelinePort>,
+    limits: FlowLimits,
+}
+
+/// Shares match shapes and instruction lists between rules that have the same ones.
+#[derive(Debug, Default)]
+struct Interner {
+    shapes: HashSet<Arc<MatchShape>>,
+    instruction_lists: HashSet<Arc<Vec<Instruction>>>,
+}
+
+impl Interner {
+    fn shape(&mut self, m: &Match) -> Arc<MatchShape> {
+        let shape = MatchShape::of(m);
+        if let Some(s) = self.shapes.get(&shape) {
+            return s.clone();
+        }
+        let s = Arc::new(shape);
+        self.shapes.insert(s.clone());
+        s
+    }
+
+    fn instructions(&mut self, insts: &[Instruction]) -> Arc<Vec<Instruction>> {
+        let v = insts.to_vec();
+        if let Some(s) = self.instruction_lists.get(&v) {
+            return s.clone();
+        }
+        let s = Arc::new(v);
+        self.instruction_lists.insert(s.clone());
+        s
+    }
+
+    /// Forgets entries no rule uses any more.
+    fn purge(&mut self) {
+        self.shapes.retain(|s| Arc::strong_count(s) > 1);
+        self.instruction_lists.retain(|s| Arc::strong_count(s) > 1);
+    }
+}
+
+/// What a batch has changed so far, before it is published.
+#[derive(Default)]
+struct Staged {
+    ops: Vec<TableOp>,
+    /// Rules added by this batch, by identity.
+    added: HashMap<(TableId, u16, Arc<MatchShape>, Box<[u64]>), Arc<Rule>>,
+    /// Published rules this batch removed (by address).
+    removed: HashSet<usize>,
+    /// Net change of rule count per table.
+    delta: HashMap<TableId, isize>,
+    events: Vec<FlowRemoved>,
+}
+
+fn rule_addr(r: &Arc<Rule>) -> usize {
+    Arc::as_ptr(r) as usize
+}
+
+fn identity(r: &Arc<Rule>) -> (TableId, u16, Arc<MatchShape>, Box<[u64]>) {
+    (r.table, r.priority, r.shape.clone(), r.key.clone())
+}
+
+impl Staged {
+    fn remove(&mut self, rule: &Arc<Rule>) {
+        if self.added.remove(&identity(rule)).is_none() {
+            self.removed.insert(rule_addr(rule));
+        }
+        *self.delta.entry(rule.table).or_default() -= 1;
+        self.ops.push(TableOp::Remove(rule.clone()));
+    }
+
+    fn insert(&mut self, rule: Arc<Rule>) {
+        *self.delta.entry(rule.table).or_default() += 1;
+        self.added.insert(identity(&rule), rule.clone());
+        self.ops.push(TableOp::Insert(rule));
+    }
+
+    /// The rules of `tables` as this batch sees them: published minus removed plus added.
+    fn visible<'a>(&'a self, tables: &'a Tables, table: TableId) -> impl Iterator<Item = &'a Arc<Rule>> + 'a {
+        let published: Box<dyn Iterator<Item = (TableId, &Arc<Rule>)> + 'a> = if table == ALL_TABLES {
+            Box::new(tables.iter().flat_map(|(t, c)| c.rules().map(move |r| (t, r))))
+        } else {
+            Box::new(tables.table(table).rules().map(move |r| (table, r)))
+        };
+        published
+            .map(|(_, r)| r)
+            .filter(|r| !self.removed.contains(&rule_addr(r)))
+            .chain(
+                self.added
+                    .values()
+                    .filter(move |r| table == ALL_TABLES || r.table == table),
+            )
+    }
+}
+
+impl FlowEditor {
+    /// An editor over `tables`.
+    pub fn new(tables: TablesWriter, limits: FlowLimits) -> Self {
+        FlowEditor {
+            tables,
+            interner: Interner::default(),
+            ports: Vec::new(),
+            limits,
+        }
+    }
+
+    /// Applies a whole batch, or nothing of it. Returns the flows removed that asked to be
+    /// reported.
+    pub fn apply(&mut self, mods: &[FlowMod], now_ms: u64) -> Result<Vec<FlowRemoved>, BatchError> {
+        let mut staged = Staged::default();
+        let mut table0_changed = false;
+        {
+            let guard = self.tables.read();
+            let empty = Tables::default();
+            let tables: &Tables = guard.as_deref().unwrap_or(&empty);
+            for (index, fm) in mods.iter().enumerate() {
+                let mut planner = Planner {
+                    interner: &mut self.interner,
+                    limits: self.limits,
+                    tables,
+                    now_ms,
+                };
+                planner
+                    .plan(fm, &mut staged)
+                    .map_err(|error| BatchError { index, error })?;
+                table0_changed |= fm.spec.table == 0 || fm.spec.table == ALL_TABLES;
+            }
+        }
+        let changed = !staged.ops.is_empty();
+        for op in staged.ops {
+            self.tables.append(op);
+        }
+        if changed {
+            self.tables.publish();
+            if table0_changed {
+                self.refresh_port_networks();
+            }
+        }
+        Ok(staged.events)
+    }
+
+}
+
+/// Plans one batch against the published tables.
+struct Planner<'a> {
+    interner: &'a mut Interner,
+    limits: FlowLimits,
+    tables: &'a Tables,
+    now_ms: u64,
+}
+
+impl Planner<'_> {
+    fn plan(&mut self, fm: &FlowMod, staged: &mut Staged) -> Result<(), FlowModError> {
+        let (tables, now_ms) = (self.tables, self.now_ms);
+        let spec = &fm.spec;
+        let all_ok = matches!(fm.command, FlowModCommand::Delete | FlowModCommand::DeleteStrict);
+        if spec.table > MAX_TABLE && !(all_ok && spec.table == ALL_TABLES) {
+            return Err(FlowModError::BadTable(spec.table));
+        }
+        spec.matching.validate()?;
+        match fm.command {
+            FlowModCommand::Add => self.plan_add(spec, staged),
+            FlowModCommand::Modify | FlowModCommand::ModifyStrict => {
+                validate_instructions(spec.table, &spec.instructions)?;
+                let insts = self.interner.instructions(&spec.instructions);
+                let reset = spec.flags.has(FlowFlags::RESET_COUNTS);
+                for old in select(tables, fm, staged) {
+                    staged.remove(&old);
+                    staged.insert(Arc::new(old.with_instructions(insts.clone(), reset)));
+                }
+                Ok(())
+            }
+            FlowModCommand::Delete | FlowModCommand::DeleteStrict => {
+                for old in select(tables, fm, staged) {
+                    staged.remove(&old);
+                    if old.flags.has(FlowFlags::SEND_FLOW_REM) {
+                        staged.events.push(FlowRemoved {
+                            reason: RemovedReason::Delete,
+                            stats: stats_of(&old, now_ms),
+                        });
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn plan_add(&mut self, spec: &FlowSpec, staged: &mut Staged) -> Result<(), FlowModError> {
+        let (tables, now_ms) = (self.tables, self.now_ms);
+        validate_instructions(spec.table, &spec.instructions)?;
+        let shape = self.interner.shape(&spec.matching);
+        let insts = self.interner.instructions(&spec.instructions);
+        let rule = Arc::new(Rule::new(spec, shape, insts, now_ms));
+        let existing = staged.added.get(&identity(&rule)).cloned().or_else(|| {
+            tables
+                .table(spec.table)
+                .find_exact(&rule.shape, &rule.key, rule.priority)
+                .filter(|r| !staged.removed.contains(&rule_addr(r)))
+                .cloned()
+        });
+        if spec.flags.has(FlowFlags::CHECK_OVERLAP) {
+            // An identical rule overlaps too, so it is refused rather than replaced.
+            let mk = rule.masked_key();
+            let clash = staged
+                .visible(tables, spec.table)
+                .any(|r| r.priority == rule.priority && overlaps(&mk, &r.masked_key()));
+            if clash {
+                return Err(FlowModError::Overlap(rule.priority));
+            }
+        }
+        match existing {
+            Some(old) => staged.remove(&old),
+            None => {
+                let now = tables.table(spec.table).len() as isize + staged.delta.get(&spec.table).copied().unwrap_or(0);
+                if now >= self.limits.max_flows_per_table as isize {
+                    return Err(FlowModError::TableFull {
+                        table: spec.table,
+                        limit: self.limits.max_flows_per_table,
+                    });
+                }
+            }
+        }
+        staged.insert(rule);
+        Ok(())
+    }
+}
+
+impl FlowEditor {
+    /// Removes flows whose idle or hard timeout has passed; returns those that asked to be
+    /// reported. Call it about once a second.
+    pub fn expire(&mut self, now_ms: u64) -> Vec<FlowRemoved> {
+        let mut expired = Vec::new();
+        if let Some(tables) = self.tables.read() {
+            for (_, c) in tables.iter() {
+                for r in c.rules() {
+                    if let Some(reason) = expiry(r, now_ms) {
+                        expired.push((r.clone(), reason));
+                    }
+                }
+            }
+        }
+        if expired.is_empty() {
+            return Vec::new();
+        }
+        let mut events = Vec::new();
+        let mut table0 = false;
+        for (r, reason) in expired {
+            table0 |= r.table == 0;
+            if r.flags.has(FlowFlags::SEND_FLOW_REM) {
+                events.push(FlowRemoved {
+                    reason,
+                    stats: stats_of(&r, now_ms),
+                });
+            }
+            self.tables.append(TableOp::Remove(r));
+        }
+        self.tables.publish();
+        if table0 {
+            self.refresh_port_networks();
+        }
+        self.interner.purge();
+        events
+    }
+
+    /// Flows selected by `filter`, grouped by table ascending and by priority descending.
+    pub fn dump(&self, filter: &FlowFilter, now_ms: u64) -> Vec<FlowStats> {
+        let mut out: Vec<Arc<Rule>> = Vec::new();
+        if let Some(tables) = self.tables.read() {
+            let fk = filter.matching.to_masked_key();
+            for (t, c) in tables.iter() {
+                if filter.table != ALL_TABLES && filter.table != t {
+                    continue;
+                }
+                out.extend(c.rules().filter(|r| filter.selects(r, &fk)).cloned());
+            }
+        }
+        out.sort_by(|a, b| a.table.cmp(&b.table).then(b.priority.cmp(&a.priority)).then(a.created_ms.cmp(&b.created_ms)));
+        out.iter().map(|r| stats_of(r, now_ms)).collect()
+    }
+
+    /// Number of flows in each table (index = table id).
+    pub fn table_sizes(&self) -> Vec<usize> {
+        self.tables
+            .read()
+            .map(|t| t.iter().map(|(_, c)| c.len()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the set of ports the pipeline knows (for FLOOD, ALL and NORMAL).
+    pub fn set_ports(&mut self, ports: Vec<PipelinePort>) {
+        self.ports = ports;
+        self.ports.sort_by_key(|p| p.no);
+        self.ports.dedup_by_key(|p| p.no);
+        self.refresh_port_networks();
+    }
+
+    /// Recomputes each port's network from table 0 and publishes the port set if it changed.
+    ///
+    /// A port's network is the metadata that the highest-priority table-0 flow matching exactly
+    /// that `in_port` writes with `write_metadata` (what Dragonflow's classification flows do);
+    /// ports no such flow classifies are in network 0.
+    fn refresh_port_networks(&mut self) {
+        let mut networks: HashMap<u32, (u16, u64)> = HashMap::new();
+        if let Some(tables) = self.tables.read() {
+            for r in tables.table(0).rules() {
+                let m = r.matching();
+                let Some(port) = m.get(Field::InPort).map(|f| f.value as u32) else {
+                    continue;
+                };
+                let md = r.instructions().iter().find_map(|i| match i {
+                    Instruction::WriteMetadata { value, mask } => Some(value & mask),
+                    _ => None,
+                });
+                if let Some(md) = md
+                    && networks.get(&port).is_none_or(|(p, _)| r.priority > *p)
+                {
+                    networks.insert(port, (r.priority, md));
+                }
+            }
+        }
+        let ports: Vec<PipelinePort> = self
+            .ports
+            .iter()
+            .map(|p| PipelinePort {
+                network: networks.get(&p.no).map_or(0, |(_, md)| *md),
+                ..*p
+            })
+            .collect();
+        let current = self.tables.read().map(|t| t.ports().to_vec()).unwrap_or_default();
+        if current != ports {
+            self.tables.append(TableOp::SetPorts(Arc::new(ports)));
+            self.tables.publish();
+        }
+    }
+}
+
+fn select(tables: &Tables, fm: &FlowMod, staged: &Staged) -> Vec<Arc<Rule>> {
+    let spec = &fm.spec;
+    let strict = matches!(fm.command, FlowModCommand::ModifyStrict | FlowModCommand::DeleteStrict);
+    let filter = FlowFilter {
+        table: spec.table,
+        matching: spec.matching.clone(),
+        cookie: spec.cookie,
+        cookie_mask: fm.cookie_mask,
+        out_port: if matches!(fm.command, FlowModCommand::Delete | FlowModCommand::DeleteStrict) {
+            fm.out_port
+        } else {
+            PortNo::ANY
+        },
+    };
+    let fk = filter.matching.to_masked_key();
+    staged
+        .visible(tables, spec.table)
+        .filter(|r| {
+            if strict {
+                r.priority == spec.priority
+                    && r.masked_key() == fk
+                    && (r.cookie & fm.cookie_mask) == (spec.cookie & fm.cookie_mask)
+                    && (filter.out_port == PortNo::ANY || r.outputs_to(filter.out_port))
+            } else {
+                filter.selects(r, &fk)
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+fn expiry(r: &Rule, now_ms: u64) -> Option<RemovedReason> {
+    use std::sync::atomic::Ordering;
+    if r.hard_timeout > 0 && now_ms.saturating_sub(r.created_ms) >= u64::from(r.hard_timeout) * 1000 {
+        return Some(RemovedReason::HardTimeout);
+    }
+    let last = r.counters.last_used_ms.load(Ordering::Relaxed);
+    if r.idle_timeout > 0 && now_ms.saturating_sub(last) >= u64::from(r.idle_timeout) * 1000 {
+        return Some(RemovedReason::IdleTimeout);
+    }
+    None
+}
+
+fn stats_of(r: &Rule, now_ms: u64) -> FlowStats {
+    use std::sync::atomic::Ordering;
+    FlowStats {
+        spec: r.spec(),
+        duration: std::time::Duration::from_millis(now_ms.saturating_sub(r.created_ms)),
+        packets: r.counters.packets.load(Ordering::Relaxed),
+        bytes: r.counters.bytes.load(Ordering::Relaxed),
+    }
+}
