@@ -29,3 +29,4 @@ pub mod rule;
 pub mod stats;
 pub mod tables;
 pub mod translate;
+pub mod wire;
