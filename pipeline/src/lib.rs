@@ -19,14 +19,23 @@
 pub mod action;
 pub mod cache;
 pub mod classifier;
+pub mod execute;
 pub mod field;
 pub mod flow;
 pub mod flow_match;
 pub mod flowmod;
 pub mod key;
 pub mod normal;
+pub mod pipeline;
 pub mod rule;
 pub mod stats;
 pub mod tables;
 pub mod translate;
 pub mod wire;
+pub mod worker;
+
+pub use execute::{Emit, EmitData, PacketIn, PacketMeta, Verdicts};
+pub use flowmod::{BatchError, FlowFilter, FlowModError, FlowRemoved, RemovedReason};
+pub use pipeline::{Injected, Pipeline, PipelineConfig};
+pub use tables::PipelinePort;
+pub use worker::{RxPacket, Worker};

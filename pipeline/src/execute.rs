@@ -1,0 +1,235 @@
+//! Execution: applies a [`Translation`]'s operations to one frame and records where it goes.
+//!
+//! Rewrites happen in place (checksums updated incrementally by [`wire`]). An output
+//! records the port and the packet's tunnel metadata as an [`Emit`]; when a later operation
+//! changes the frame, the bytes of the earlier outputs are first copied into the verdicts'
+//! arena, so each port gets the frame as it was at its output. In the common case (rewrites,
+//! then one output) nothing is copied: the datapath transmits the buffer it received.
+
+use crossbeam::queue::ArrayQueue;
+
+use crate::field::Field;
+use crate::key::FlowKey;
+use crate::normal::{MacTable, NormalDecision, flood_ports};
+use crate::stats::{DropReason, WorkerCounters};
+use crate::tables::PipelinePort;
+use crate::translate::{DpOp, PacketInReason, Translation};
+use crate::wire::{self, Frame, Layout};
+
+/// Fields that travel with a packet outside its bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketMeta {
+    pub tun_id: u64,
+    pub tun_src: u32,
+    pub tun_dst: u32,
+    pub pkt_mark: u32,
+}
+
+impl PacketMeta {
+    /// Copies these fields into a flow key.
+    #[inline]
+    pub fn write_to(&self, key: &mut FlowKey) {
+        key.set(Field::TunId, u128::from(self.tun_id));
+        key.set(Field::TunSrc, u128::from(self.tun_src));
+        key.set(Field::TunDst, u128::from(self.tun_dst));
+        key.set(Field::PktMark, u128::from(self.pkt_mark));
+    }
+
+    fn set(&mut self, field: Field, value: u128) {
+        match field {
+            Field::TunId => self.tun_id = value as u64,
+            Field::TunSrc => self.tun_src = value as u32,
+            Field::TunDst => self.tun_dst = value as u32,
+            Field::PktMark => self.pkt_mark = value as u32,
+            _ => {}
+        }
+    }
+}
+
+/// Where an emitted frame's bytes are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmitData {
+    /// The packet's own buffer, as it is after processing.
+    Frame,
+    /// A copy in [`Verdicts::arena`].
+    Copy { offset: u32, len: u32 },
+}
+
+/// One frame to transmit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Emit {
+    /// Index of the packet in the batch.
+    pub packet: u16,
+    pub port: u32,
+    /// Tunnel fields for a tunnel port.
+    pub meta: PacketMeta,
+    pub data: EmitData,
+}
+
+/// What a batch produced: frames to transmit. Reused from batch to batch.
+#[derive(Debug, Default)]
+pub struct Verdicts {
+    pub emits: Vec<Emit>,
+    pub arena: Vec<u8>,
+}
+
+impl Verdicts {
+    /// Empties the verdicts, keeping their memory.
+    pub fn clear(&mut self) {
+        self.emits.clear();
+        self.arena.clear();
+    }
+
+    /// The bytes of an emit whose data is a copy.
+    pub fn copy_bytes(&self, data: EmitData) -> Option<&[u8]> {
+        match data {
+            EmitData::Copy { offset, len } => self.arena.get(offset as usize..(offset + len) as usize),
+            EmitData::Frame => None,
+        }
+    }
+}
+
+/// A packet for the controller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketIn {
+    pub reason: PacketInReason,
+    pub table: u8,
+    pub cookie: u64,
+    /// The key when the packet was sent (in_port, metadata, tunnel fields, registers).
+    pub key: FlowKey,
+    /// Length of the whole frame.
+    pub total_len: usize,
+    /// The frame, truncated to the action's `max_len`.
+    pub data: Vec<u8>,
+}
+
+/// What execution needs besides the packet.
+pub(crate) struct ExecEnv<'a> {
+    pub macs: &'a MacTable,
+    pub ports: &'a [PipelinePort],
+    pub packet_ins: &'a ArrayQueue<PacketIn>,
+    pub counters: &'a mut WorkerCounters,
+    pub now_ms: u64,
+}
+
+/// Runs `t` on one frame. Returns true when the frame went somewhere.
+pub(crate) fn execute(
+    t: &Translation,
+    index: u16,
+    frame: &mut Frame<'_>,
+    mut layout: Layout,
+    mut meta: PacketMeta,
+    out: &mut Verdicts,
+    env: &mut ExecEnv<'_>,
+) {
+    let first_emit = out.emits.len();
+    let mut shared_from = first_emit;
+    let mut delivered = false;
+    for op in &t.ops {
+        match op {
+            DpOp::SetHeader { field, value } => {
+                preserve(out, &mut shared_from, frame);
+                // A packet without the header (set_field on a non-IP frame) is left unchanged,
+                // as Open vSwitch does.
+                let _ = wire::set_field(frame.bytes_mut(), &layout, *field, *value);
+            }
+            DpOp::SetMeta { field, value } => meta.set(*field, *value),
+            DpOp::DecTtl => {
+                preserve(out, &mut shared_from, frame);
+                // Translation saw TTL > 1 in the key, which came from these bytes.
+                let _ = wire::dec_ttl(frame.bytes_mut(), &layout);
+            }
+            DpOp::PushVlan { tpid } => {
+                preserve(out, &mut shared_from, frame);
+                if let Ok(l) = wire::push_vlan(frame, *tpid, &layout) {
+                    layout = l;
+                }
+            }
+            DpOp::PopVlan => {
+                preserve(out, &mut shared_from, frame);
+                if let Ok(l) = wire::pop_vlan(frame, &layout) {
+                    layout = l;
+                }
+            }
+            DpOp::Output { port } => {
+                emit(out, index, *port, meta);
+                delivered = true;
+            }
+            DpOp::Normal {
+                network,
+                vlan,
+                in_port,
+                src,
+                dst,
+            } => match env.macs.decide(*network, *vlan, *src, *dst, *in_port, env.now_ms) {
+                NormalDecision::Unicast(port) => {
+                    emit(out, index, port, meta);
+                    delivered = true;
+                }
+                NormalDecision::Flood => {
+                    for port in flood_ports(env.ports, *network, *in_port) {
+                        emit(out, index, port, meta);
+                        delivered = true;
+                    }
+                }
+                NormalDecision::Hairpin => {}
+            },
+            DpOp::Controller {
+                reason,
+                table,
+                cookie,
+                max_len,
+                key,
+            } => {
+                let bytes = frame.bytes();
+                let pin = PacketIn {
+                    reason: *reason,
+                    table: *table,
+                    cookie: *cookie,
+                    key: **key,
+                    total_len: bytes.len(),
+                    data: bytes[..bytes.len().min(usize::from(*max_len))].to_vec(),
+                };
+                if env.packet_ins.push(pin).is_ok() {
+                    env.counters.packet_ins += 1;
+                } else {
+                    env.counters.packet_ins_dropped += 1;
+                }
+                delivered = true;
+            }
+        }
+    }
+    if let Some(reason) = t.drop {
+        env.counters.drop(reason);
+    } else if !delivered {
+        env.counters.drop(DropReason::NormalHairpin);
+    }
+}
+
+#[inline]
+fn emit(out: &mut Verdicts, packet: u16, port: u32, meta: PacketMeta) {
+    out.emits.push(Emit {
+        packet,
+        port,
+        meta,
+        data: EmitData::Frame,
+    });
+}
+
+/// Before the frame changes, gives every earlier output of it its own copy.
+#[inline]
+fn preserve(out: &mut Verdicts, shared_from: &mut usize, frame: &Frame<'_>) {
+    if *shared_from == out.emits.len() {
+        return;
+    }
+    let bytes = frame.bytes();
+    let offset = out.arena.len() as u32;
+    out.arena.extend_from_slice(bytes);
+    for e in &mut out.emits[*shared_from..] {
+        e.data = EmitData::Copy {
+            offset,
+            len: bytes.len() as u32,
+        };
+    }
+    *shared_from = out.emits.len();
+}
