@@ -21,3 +21,4 @@ pub mod field;
 pub mod flow;
 pub mod flow_match;
 pub mod key;
+pub mod text;
