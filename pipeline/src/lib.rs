@@ -30,6 +30,8 @@ pub mod pipeline;
 pub mod rule;
 pub mod stats;
 pub mod tables;
+pub mod text;
+pub mod trace;
 pub mod translate;
 pub mod wire;
 pub mod worker;
