@@ -378,7 +378,7 @@ impl<'a, 't> Xlate<'a, 't> {
         if ttl <= 1 {
             self.note(|| format!("dec_ttl: TTL {ttl} expires, packet-in invalid_ttl"));
             self.controller(PacketInReason::InvalidTtl, u16::MAX);
-            self.halted = true;
+            self.halt(DropReason::InvalidTtl);
             return;
         }
         self.key.set(Field::IpTtl, ttl - 1);
