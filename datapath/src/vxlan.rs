@@ -1,0 +1,1 @@
+//! The VXLAN tunnel port (work in progress).
