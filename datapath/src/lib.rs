@@ -21,6 +21,15 @@
 //! The crate denies `unsafe_code`; only `sys` (`socket(2)` and the interface `ioctl(2)`s the TAP
 //! and AF_XDP ports need) and [`afxdp`] (xsk-rs's UMEM and ring API) opt back in, and every
 //! block there says why it is sound (`// SAFETY:`).
+//!
+//! ## Tests
+//! Unit tests (packet buffers, counters, loopback pair, VXLAN over 127.0.0.x) need no root.
+//! `datapath/tests/` exercises the real thing and needs root (each test returns early
+//! otherwise): TAP in a namespace answering a ping by hand, AF_XDP on veth pairs (one port
+//! answering a ping; two ports plus a forwarder joining two namespaces), and the VXLAN port
+//! against a Linux `vxlan` device. Every namespace and link is named `wy<pid><tag>...` and
+//! deleted by a guard, even when a test fails:
+//! `CARGO_TARGET_DIR=/work/target-datapath cargo test -p wyvern-datapath`.
 
 #![deny(unsafe_code)]
 
