@@ -1,5 +1,49 @@
 //! # wyvern-datapath: packet I/O for the wyvern switch
 //!
 //! Ports (AF_XDP sockets on existing interfaces, TAP devices, the flow-based VXLAN tunnel port
-//! and the bridge's LOCAL port) and the packet workers that poll them: receive a burst, run it
-//! through the pipeline as one batch, transmit the verdicts in bursts.
+//! and an in-memory loopback pair) behind one small trait, [`Port`], and the reusable packet
+//! buffers they fill ([`PacketBuf`], [`Burst`]).
+//!
+//! ## Shape
+//! - [`packet`]: a [`PacketBuf`] is one fixed-size buffer with headroom (≥ [`HEADROOM`] bytes in
+//!   front of the frame, so a VLAN tag can be pushed or VXLAN/UDP/IP/Ethernet headers prepended
+//!   in place) and per-packet metadata ([`PacketMeta`]: tunnel fields). A [`Burst`] is a
+//!   preallocated vector of them that a worker reuses forever: receiving or sending never
+//!   allocates per packet.
+//! - [`port`]: the [`Port`] trait every port implements.
+//! - [`counters`]: per-port counters, drops by named reason ([`DropReason`]).
+//! - [`loopback`]: an in-memory port pair; needs no root, for pipeline tests and benches.
+//! - [`tap`]: a TAP device (`IFF_TAP | IFF_NO_PI`), removed when the port is dropped.
+//! - [`afxdp`]: an AF_XDP socket bound to one queue of an existing interface (xsk-rs/libxdp).
+//! - [`vxlan`]: the flow-based VXLAN tunnel port over a UDP socket.
+//!
+//! ## Unsafe code
+//! The crate denies `unsafe_code`; only `sys` (`socket(2)` and the interface `ioctl(2)`s the TAP
+//! and AF_XDP ports need) and [`afxdp`] (xsk-rs's UMEM and ring API) opt back in, and every
+//! block there says why it is sound (`// SAFETY:`).
+//!
+//! ## Tests
+//! Unit tests (packet buffers, counters, loopback pair, VXLAN over 127.0.0.x) need no root.
+//! `datapath/tests/` exercises the real thing and needs root (each test returns early
+//! otherwise): TAP in a namespace answering a ping by hand, AF_XDP on veth pairs (one port
+//! answering a ping; two ports plus a forwarder joining two namespaces), and the VXLAN port
+//! against a Linux `vxlan` device. Every namespace and link is named `wy<pid><tag>...` and
+//! deleted by a guard, even when a test fails:
+//! `CARGO_TARGET_DIR=/work/target-datapath cargo test -p wyvern-datapath`.
+
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+pub mod afxdp;
+pub mod counters;
+pub mod loopback;
+pub mod packet;
+pub mod port;
+#[allow(unsafe_code)]
+mod sys;
+pub mod tap;
+pub mod vxlan;
+
+pub use counters::{DropReason, PortCounters};
+pub use packet::{Burst, HEADROOM, MAX_FRAME_LEN, PacketBuf, PacketMeta, TunnelMeta};
+pub use port::{MacAddr, Port, PortError, Result};

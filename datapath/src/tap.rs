@@ -1,0 +1,214 @@
+//! TAP ports: a Linux TAP device (`IFF_TAP | IFF_NO_PI`) read and written in bursts.
+//!
+//! [`TapPort::create`] opens `/dev/net/tun` non-blocking, attaches a new TAP device to it and
+//! sets the device's MAC address, MTU and (optionally) brings it up. The device lives exactly as
+//! long as the port: it is not made persistent, so closing the file descriptor (dropping the
+//! port) removes it, in whatever network namespace it has been moved to since
+//! (`ip link set NAME netns NS` keeps the descriptor working).
+//!
+//! Receiving reads one frame per `read(2)` until `EAGAIN` or the burst is full; sending writes
+//! one frame per `write(2)`. Runt and oversize frames are counted drops, as is a full device
+//! queue (`EAGAIN` on write) and a down device (`EIO` on write).
+//!
+//! This module has no unsafe code: the `ioctl(2)`s live in the crate's `sys` module, the descriptor is a
+//! [`File`] from the start and all I/O goes through std.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use crate::counters::{DropReason, PortCounters, check_frame_len};
+use crate::packet::{Burst, PacketBuf};
+use crate::port::{MacAddr, Port, PortError, Result, check_ifname};
+use crate::sys::{self, IfCtl};
+
+/// How to create a TAP device.
+#[derive(Debug, Clone)]
+pub struct TapConfig {
+    /// Device name (at most 15 bytes).
+    pub name: String,
+    /// MAC address to set; `None` keeps the kernel's random one.
+    pub mac: Option<MacAddr>,
+    /// MTU to set; `None` keeps the kernel's default (1500).
+    pub mtu: Option<u32>,
+    /// Bring the device administratively up after creating it.
+    pub up: bool,
+}
+
+impl TapConfig {
+    /// A config that creates `name` with default MAC and MTU, brought up.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            mac: None,
+            mtu: None,
+            up: true,
+        }
+    }
+}
+
+/// A TAP device owned by this process (see the module documentation).
+#[derive(Debug)]
+pub struct TapPort {
+    name: String,
+    mac: MacAddr,
+    mtu: u32,
+    file: File,
+    /// Interface ioctls, in the namespace the port was created in.
+    ctl: IfCtl,
+    /// Link state as last seen by a write (`EIO` means the device is down).
+    last_up: bool,
+    counters: PortCounters,
+}
+
+impl TapPort {
+    /// Create the TAP device described by `config`.
+    pub fn create(config: &TapConfig) -> Result<TapPort> {
+        check_ifname(&config.name)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open("/dev/net/tun")
+            .map_err(|e| PortError::io("open /dev/net/tun", e))?;
+
+        sys::tun_set_iff(&file, &config.name, libc::IFF_TAP | libc::IFF_NO_PI)?;
+
+        let ctl = IfCtl::new()?;
+        if let Some(mac) = config.mac {
+            ctl.set_hwaddr(&config.name, mac)?;
+        }
+        if let Some(mtu) = config.mtu {
+            ctl.set_mtu(&config.name, mtu)?;
+        }
+        let mut port = TapPort {
+            name: config.name.clone(),
+            mac: MacAddr::default(),
+            mtu: 1500,
+            file,
+            ctl,
+            last_up: false,
+            counters: PortCounters::default(),
+        };
+        port.refresh()?;
+        if config.up {
+            port.set_up(true)?;
+        }
+        Ok(port)
+    }
+
+    /// Re-read the device's MAC address and MTU (only while it is in the namespace the port
+    /// was created in).
+    pub fn refresh(&mut self) -> Result<()> {
+        self.mac = self.ctl.hwaddr(&self.name)?;
+        self.mtu = self.ctl.mtu(&self.name)?;
+        Ok(())
+    }
+
+    /// Set or clear `IFF_UP` (only while the device is in the namespace the port was created
+    /// in; after moving it, use `ip link set NAME up` in its namespace).
+    pub fn set_up(&mut self, up: bool) -> Result<()> {
+        self.ctl.set_up(&self.name, up)?;
+        self.last_up = up;
+        Ok(())
+    }
+}
+
+impl Port for TapPort {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn mac(&self) -> MacAddr {
+        self.mac
+    }
+
+    fn mtu(&self) -> u32 {
+        self.mtu
+    }
+
+    /// The device's `IFF_UP` flag while it is in the creating namespace; once moved elsewhere,
+    /// the state the last write saw (a write to a down TAP fails with `EIO`).
+    fn link_up(&self) -> bool {
+        match self.ctl.flags(&self.name) {
+            Ok(flags) => flags & libc::IFF_UP != 0,
+            Err(_) => self.last_up,
+        }
+    }
+
+    fn recv_burst(&mut self, out: &mut Burst) -> Result<usize> {
+        let mut n = 0;
+        while let Some(slot) = out.next_slot() {
+            match self.file.read(slot.recv_area()) {
+                Ok(len) => {
+                    // A read fills at most the buffer; a frame that fills it all may have
+                    // been truncated, and either way is longer than any MTU we accept.
+                    match check_frame_len(len, self.mtu) {
+                        Ok(()) if len < slot.room() => {
+                            slot.set_len(len);
+                            self.counters.rx(len);
+                            out.commit();
+                            n += 1;
+                        }
+                        Ok(()) => self.counters.rx_drop(DropReason::Oversize),
+                        Err(reason) => self.counters.rx_drop(reason),
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.counters.rx_errors += 1;
+                    return Err(PortError::io("read(tap)", e));
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn send_burst(&mut self, frames: &mut [PacketBuf]) -> Result<usize> {
+        let mut sent = 0;
+        for (i, frame) in frames.iter().enumerate() {
+            if let Err(reason) = check_frame_len(frame.len(), self.mtu) {
+                self.counters.tx_drop(reason, 1);
+                continue;
+            }
+            loop {
+                match self.file.write(frame.data()) {
+                    Ok(_) => {
+                        self.last_up = true;
+                        self.counters.tx(frame.len());
+                        sent += 1;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // The device queue is full: the rest of the burst would fail too.
+                        let rest = (frames.len() - i) as u64;
+                        self.counters.tx_drop(DropReason::TxRingFull, rest);
+                        return Ok(sent);
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                        self.last_up = false;
+                        let rest = (frames.len() - i) as u64;
+                        self.counters.tx_drop(DropReason::LinkDown, rest);
+                        return Ok(sent);
+                    }
+                    Err(e) => {
+                        self.counters.tx_errors += 1;
+                        return Err(PortError::io("write(tap)", e));
+                    }
+                }
+                break;
+            }
+        }
+        Ok(sent)
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        Some(self.file.as_raw_fd())
+    }
+
+    fn counters(&self) -> PortCounters {
+        self.counters
+    }
+}

@@ -1,0 +1,267 @@
+//! Shared helpers of the datapath's root-only integration tests: unique names, cleanup guards,
+//! running code inside a network namespace, and hand-built ARP/ICMP replies.
+//!
+//! Every namespace and link a test makes is named `wy<pid><tag>...` and registered with a
+//! [`Cleanup`] guard before use, whose `Drop` deletes it even when the test panics.
+
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wyvern_datapath::{Burst, MacAddr, PacketBuf, Port};
+
+/// True if the tests can create namespaces and devices; root-only tests return early otherwise.
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// Skip the calling test (return) when not root.
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !common::is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+    };
+}
+
+/// `wy<pid><tag>`: the per-test prefix of every name (keep `tag` + suffixes short: names are
+/// limited to 15 bytes).
+pub fn prefix(tag: &str) -> String {
+    format!("wy{}{}", std::process::id(), tag)
+}
+
+/// Run `ip ARGS`, panicking with its stderr on failure.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Deletes the namespaces and links registered with it when dropped, in reverse order.
+#[derive(Debug, Default)]
+pub struct Cleanup {
+    items: Vec<Vec<String>>,
+}
+
+impl Cleanup {
+    /// Create namespace `name` and delete it on drop.
+    pub fn netns(&mut self, name: &str) {
+        self.items
+            .push(vec!["netns".into(), "del".into(), name.into()]);
+        ip(&["netns", "add", name]);
+    }
+
+    /// Delete link `name` (in the root namespace) on drop, if it still exists.
+    pub fn link(&mut self, name: &str) {
+        self.items
+            .push(vec!["link".into(), "del".into(), name.into()]);
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for args in self.items.iter().rev() {
+            let _ = Command::new("ip")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// Run `f` on a thread that has entered network namespace `ns`; sockets and devices `f`
+/// creates belong to `ns` for good, whichever thread uses them afterwards.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    let file = File::open(format!("/run/netns/{ns}")).expect("open netns");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: `file` is an open namespace file kept alive for the call; setns(2) only
+            // changes the calling thread's network namespace, and this thread is ours alone.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("netns thread panicked")
+    })
+}
+
+/// A veth pair `a`/`b`, `a` moved into `ns_a` with `addr` (CIDR) and up, `b` moved into
+/// `ns_b` and up. The links die with the namespaces.
+pub fn veth(a: &str, ns_a: &str, addr: &str, b: &str, ns_b: &str) {
+    ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
+    ip(&["link", "set", a, "netns", ns_a]);
+    ip(&["link", "set", b, "netns", ns_b]);
+    ip(&["-n", ns_a, "addr", "add", addr, "dev", a]);
+    ip(&["-n", ns_a, "link", "set", a, "up"]);
+    ip(&["-n", ns_a, "link", "set", "lo", "up"]);
+    ip(&["-n", ns_b, "link", "set", b, "up"]);
+    ip(&["-n", ns_b, "link", "set", "lo", "up"]);
+}
+
+/// Start `ping -c1 -W<secs> DST` in namespace `ns` (with extra args).
+pub fn spawn_ping(ns: &str, dst: &str, extra: &[&str]) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c1", "-W3", "-n"])
+        .args(extra)
+        .arg(dst)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ping")
+}
+
+/// Wait up to `limit` for `child`, calling `step` meanwhile; kills it on timeout. Returns
+/// whether it exited successfully.
+pub fn wait_while(child: &mut Child, limit: Duration, mut step: impl FnMut()) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status.success();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
+        step();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Answers, by hand, ARP requests and ICMP echo requests for one IPv4 address.
+#[derive(Debug)]
+pub struct Responder {
+    pub mac: MacAddr,
+    pub ip: Ipv4Addr,
+    pub arp_replies: usize,
+    pub echo_replies: usize,
+    pub seen: usize,
+}
+
+impl Responder {
+    pub fn new(mac: MacAddr, ip: Ipv4Addr) -> Self {
+        Self {
+            mac,
+            ip,
+            arp_replies: 0,
+            echo_replies: 0,
+            seen: 0,
+        }
+    }
+
+    /// The reply to `frame`, if it is an ARP request or ICMP echo request for our address.
+    pub fn reply(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
+        self.seen += 1;
+        if let Some(r) = arp_reply(frame, self.mac, self.ip) {
+            self.arp_replies += 1;
+            return Some(r);
+        }
+        if let Some(r) = icmp_echo_reply(frame, self.mac, self.ip) {
+            self.echo_replies += 1;
+            return Some(r);
+        }
+        None
+    }
+
+    /// Receive a burst from `port`, answer what is ours; returns the bytes sent.
+    pub fn serve(&mut self, port: &mut dyn Port, rx: &mut Burst) -> usize {
+        rx.clear();
+        port.recv_burst(rx).expect("recv_burst");
+        let mut bytes = 0;
+        for i in 0..rx.len() {
+            let tunnel = rx.packets()[i].meta.tunnel;
+            if let Some(reply) = self.reply(rx.packets()[i].data()) {
+                let mut out = PacketBuf::from_slice(&reply);
+                out.meta.tunnel = tunnel.map(|t| wyvern_datapath::TunnelMeta {
+                    tun_id: t.tun_id,
+                    tun_src: t.tun_dst,
+                    tun_dst: t.tun_src,
+                });
+                assert_eq!(port.send_burst(std::slice::from_mut(&mut out)).unwrap(), 1);
+                bytes += reply.len();
+            }
+        }
+        bytes
+    }
+}
+
+/// Internet checksum of `data`.
+pub fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for chunk in data.chunks(2) {
+        let word = u16::from_be_bytes([chunk[0], *chunk.get(1).unwrap_or(&0)]);
+        sum += u32::from(word);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An ARP reply from (`mac`, `ip`) to `req`, if `req` is an ARP request for `ip`.
+pub fn arp_reply(req: &[u8], mac: MacAddr, ip: Ipv4Addr) -> Option<Vec<u8>> {
+    if req.len() < 42 || req[12..14] != [0x08, 0x06] || req[20..22] != [0, 1] {
+        return None;
+    }
+    if req[38..42] != ip.octets() {
+        return None;
+    }
+    let (sha, spa) = (&req[22..28], &req[28..32]);
+    let mut r = Vec::with_capacity(42);
+    r.extend_from_slice(sha);
+    r.extend_from_slice(&mac.0);
+    r.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 2]);
+    r.extend_from_slice(&mac.0);
+    r.extend_from_slice(&ip.octets());
+    r.extend_from_slice(sha);
+    r.extend_from_slice(spa);
+    Some(r)
+}
+
+/// An ICMP echo reply from (`mac`, `ip`) to `req`, if `req` is an untagged IPv4 ICMP echo
+/// request to `ip`.
+pub fn icmp_echo_reply(req: &[u8], mac: MacAddr, ip: Ipv4Addr) -> Option<Vec<u8>> {
+    if req.len() < 34 || req[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ihl = usize::from(req[14] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([req[16], req[17]]));
+    if req[14] >> 4 != 4 || req[23] != 1 || req[30..34] != ip.octets() {
+        return None;
+    }
+    if ihl < 20 || req.len() < 14 + total || total < ihl + 8 || req[14 + ihl] != 8 {
+        return None;
+    }
+    let mut r = req[..14 + total].to_vec();
+    r.copy_within(6..12, 0);
+    r[6..12].copy_from_slice(&mac.0);
+    // Swap the IP addresses.
+    let src: [u8; 4] = req[26..30].try_into().ok()?;
+    r[26..30].copy_from_slice(&ip.octets());
+    r[30..34].copy_from_slice(&src);
+    r[22] = 64; // TTL
+    r[24..26].copy_from_slice(&[0, 0]);
+    let c = checksum(&r[14..14 + ihl]);
+    r[24..26].copy_from_slice(&c.to_be_bytes());
+    let icmp = 14 + ihl;
+    r[icmp] = 0; // echo reply
+    r[icmp + 2..icmp + 4].copy_from_slice(&[0, 0]);
+    let c = checksum(&r[icmp..]);
+    r[icmp + 2..icmp + 4].copy_from_slice(&c.to_be_bytes());
+    Some(r)
+}
