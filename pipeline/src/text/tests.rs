@@ -322,6 +322,15 @@ fn actions_in_every_form() {
     assert_eq!(acts("dec_ttl,goto_table:2"), "dec_ttl,goto_table:2");
     assert_eq!(acts(""), "drop");
     assert_eq!(acts("drop"), "drop");
+    // set_field:…->icmp_type names ICMPv4's field even in an icmp6 flow (proptest regression).
+    let icmp6 = add("table=1,icmp6,actions=set_field:143->icmp_type");
+    assert_eq!(
+        icmp6.instructions,
+        vec![Instruction::ApplyActions(vec![Action::SetField {
+            field: Field::Icmpv4Type,
+            value: 143
+        }])]
+    );
 }
 
 #[test]
