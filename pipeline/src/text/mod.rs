@@ -1,6 +1,7 @@
 //! OVS flow syntax: the text `ovs-ofctl -O OpenFlow13` reads and prints, parsed into and printed
-//! from the pipeline's own vocabulary ([`FlowMod`], [`FlowSpec`], [`Match`], [`Instruction`],
-//! [`FlowKey`]).
+//! from the pipeline's own vocabulary ([`FlowMod`](crate::flow::FlowMod),
+//! [`FlowSpec`](crate::flow::FlowSpec), [`Match`](crate::flow_match::Match),
+//! [`Instruction`](crate::action::Instruction), [`FlowKey`](crate::key::FlowKey)).
 //!
 //! # What
 //! * [`parse_flow`] reads what `add-flow`, `mod-flows` and `del-flows` accept: comma or space
@@ -16,19 +17,19 @@
 //!   `[cookie=0x…, ]table=N, [idle_timeout=N, ][hard_timeout=N, ][flag words ]<match> actions=…`
 //!   (the `--no-stats` line, except that `table=` is always present and there is no leading
 //!   space). `parse_flow(&format_spec(s), FlowModCommand::Add)` gives `s` back, the match
-//!   compared with [`Match::same_as`] (the parser stores fields in text order, the printer
+//!   compared with [`Match::same_as`](crate::flow_match::Match::same_as) (the parser stores fields in text order, the printer
 //!   prints them in OVS's canonical order).
 //! * [`parse_packet`] / [`format_key`] do the same for one packet (a microflow, as
 //!   `ofproto/trace` takes it): exact values only, unset fields are 0 except `nw_ttl`, which
 //!   defaults to 64 for IP.
 //!
 //! # Design
-//! [`lexer`] splits text into `key[=|:|(]value` tokens the way OVS's
+//! `lexer` splits text into `key[=|:|(]value` tokens the way OVS's
 //! `ofputil_parse_key_value` does (separators `,`, space, tab, newline; parentheses nest).
-//! [`value`] parses and prints one field value per [`ValueFormat`](crate::field::ValueFormat).
-//! [`parse`] turns tokens into a match (collected first, so that `tp_dst=80,tcp` resolves
+//! `value` parses and prints one field value per [`ValueFormat`](crate::field::ValueFormat).
+//! `parse` turns tokens into a match (collected first, so that `tp_dst=80,tcp` resolves
 //! `tp_dst` by the protocol given later, and the VLAN words `dl_vlan`, `dl_vlan_pcp`,
-//! `vlan_tci` merge into the two OpenFlow fields) and an instruction list. [`print`] walks
+//! `vlan_tci` merge into the two OpenFlow fields) and an instruction list. `print` walks
 //! [`Field::ALL`](crate::field::Field::ALL), which is OVS's print order.
 //!
 //! # Where we differ from OVS on purpose
@@ -55,14 +56,6 @@ use thiserror::Error;
 
 use crate::action::InstructionError;
 use crate::flow_match::MatchError;
-
-#[allow(unused_imports)] // Used by the intra-doc links above.
-use crate::{
-    action::Instruction,
-    flow::{FlowMod, FlowSpec},
-    flow_match::Match,
-    key::FlowKey,
-};
 
 pub use parse::{parse_flow, parse_packet};
 pub use print::{format_flow, format_instructions, format_key, format_match, format_spec};

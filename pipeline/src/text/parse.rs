@@ -291,17 +291,27 @@ impl MatchBuilder {
             "nw_tos" => {
                 let tos = parse_bounded(v, 0xff)
                     .filter(|t| t & 3 == 0)
-                    .ok_or_else(|| bad(v, "a TOS byte with the ECN bits clear (0..=252, a multiple of 4)", tok))?;
+                    .ok_or_else(|| {
+                        bad(
+                            v,
+                            "a TOS byte with the ECN bits clear (0..=252, a multiple of 4)",
+                            tok,
+                        )
+                    })?;
                 self.push(Field::IpDscp, tos >> 2, 0x3f, false, tok);
             }
-            "dl_vlan" | "dl_vlan_pcp" | "vlan_pcp" | "vlan_tci" | "vlan_vid" => self.vlan(tok, v)?,
+            "dl_vlan" | "dl_vlan_pcp" | "vlan_pcp" | "vlan_tci" | "vlan_vid" => {
+                self.vlan(tok, v)?
+            }
             key => {
                 let field = Field::from_text_name(key).ok_or_else(|| TextError::UnknownField {
                     name: key.to_string(),
                     token: tok.text(),
                 })?;
                 let (value, mask) = parse_masked(field, v).map_err(|e| bad(v, e, tok))?;
-                self.push(field, value & mask, mask, by_protocol(key), tok);
+                // OVS masks the value; bits beyond the field stay so the match reports them.
+                let value = value & (mask | !field.full_mask());
+                self.push(field, value, mask, by_protocol(key), tok);
             }
         }
         Ok(())
@@ -315,7 +325,11 @@ impl MatchBuilder {
             };
             match (value, mask) {
                 (Some(value), Some(mask)) => Ok(((value & mask) as u16, mask as u16)),
-                _ => Err(bad(v, "a number (decimal or 0x hex) in range, with an optional /mask", tok)),
+                _ => Err(bad(
+                    v,
+                    "a number (decimal or 0x hex) in range, with an optional /mask",
+                    tok,
+                )),
             }
         };
         let (value, mask, vid, pcp) = match tok.key {
@@ -382,10 +396,11 @@ impl MatchBuilder {
             if same {
                 return Ok(());
             }
-            m.push(field, value, mask).map_err(|error| TextError::Field {
-                error,
-                token: token.to_string(),
-            })
+            m.push(field, value, mask)
+                .map_err(|error| TextError::Field {
+                    error,
+                    token: token.to_string(),
+                })
         };
         for p in self.items {
             match p {
@@ -444,7 +459,9 @@ fn vlan_fields(vlan: &Vlan) -> Result<(Option<(u128, u128)>, Option<u128>), Text
             m |= 0x1000;
         } else if v & 0x1000 == 0 {
             if v & 0xe000 != 0 {
-                return Err(not_allowed("a VLAN priority on an untagged frame never matches"));
+                return Err(not_allowed(
+                    "a VLAN priority on an untagged frame never matches",
+                ));
             }
             m &= 0x1fff;
         }
@@ -590,7 +607,10 @@ fn parse_subfield(s: &str, tok: &Token<'_>) -> Result<FieldRange, TextError> {
         match r.split_once("..") {
             _ if r.is_empty() => Some((0, field.bits())),
             Some((a, b)) => {
-                let (a, b) = (parse_bounded(a, 1023)? as u16, parse_bounded(b, 1023)? as u16);
+                let (a, b) = (
+                    parse_bounded(a, 1023)? as u16,
+                    parse_bounded(b, 1023)? as u16,
+                );
                 (b >= a).then(|| (a, b - a + 1))
             }
             None => Some((parse_bounded(r, 1023)? as u16, 1)),
@@ -634,10 +654,12 @@ fn parse_action(tok: &Token<'_>, ip_proto: u8) -> Result<Action, TextError> {
             let max_len = match (tok.sep, tok.value) {
                 (None, _) | (Some(b'('), Some("")) => CONTROLLER_MAX_LEN_NO_BUFFER,
                 (Some(b'('), Some(v)) => {
-                    let n = v.strip_prefix("max_len=").ok_or_else(|| TextError::Syntax {
-                        token: tok.text(),
-                        expected: "controller(max_len=N)",
-                    })?;
+                    let n = v
+                        .strip_prefix("max_len=")
+                        .ok_or_else(|| TextError::Syntax {
+                            token: tok.text(),
+                            expected: "controller(max_len=N)",
+                        })?;
                     parse_bounded(n, 0xffff).ok_or_else(|| bad(n, "a length (0..=65535)", tok))?
                         as u16
                 }
@@ -656,7 +678,8 @@ fn parse_action(tok: &Token<'_>, ip_proto: u8) -> Result<Action, TextError> {
             let (v, name) = split_arrow(need_value(tok, "VALUE->FIELD")?, tok)?;
             let field = Field::from_text_name(name)
                 .map(|f| {
-                    if by_protocol(name) {
+                    // `icmp_type` in set_field is ICMPv4's own name; only tp_* are shared.
+                    if matches!(name, "tp_src" | "tp_dst") {
                         f.for_protocol(ip_proto)
                     } else {
                         f
@@ -756,7 +779,13 @@ fn parse_action(tok: &Token<'_>, ip_proto: u8) -> Result<Action, TextError> {
             let v = need_value(tok, "0")?;
             let tos = parse_bounded(v, 0xff)
                 .filter(|t| t & 3 == 0)
-                .ok_or_else(|| bad(v, "a TOS byte with the ECN bits clear (a multiple of 4)", tok))?;
+                .ok_or_else(|| {
+                    bad(
+                        v,
+                        "a TOS byte with the ECN bits clear (a multiple of 4)",
+                        tok,
+                    )
+                })?;
             Action::SetField {
                 field: Field::IpDscp,
                 value: tos >> 2,

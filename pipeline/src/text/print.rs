@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::FlowStyle;
-use super::parse::{SHORTHANDS, ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST};
+use super::parse::{ETH_TYPE_MPLS, ETH_TYPE_MPLS_MCAST, SHORTHANDS};
 use super::value::{format_exact, format_masked, frag, hex};
 use crate::action::{Action, Instruction, PortNo};
 use crate::field::{ETH_TYPE_IPV4, ETH_TYPE_IPV6, Field, FieldRange, Prerequisite, VLAN_PRESENT};
@@ -18,17 +18,14 @@ use crate::key::FlowKey;
 fn shorthand(eth: u16, proto: Option<u8>) -> Option<(&'static str, bool)> {
     if eth == ETH_TYPE_IPV4 || eth == ETH_TYPE_IPV6 {
         if let Some(p) = proto
-            && let Some(s) = SHORTHANDS
-                .iter()
-                .find(|s| s.1 == eth && s.2 == Some(p))
+            && let Some(s) = SHORTHANDS.iter().find(|s| s.1 == eth && s.2 == Some(p))
         {
             return Some((s.0, true));
         }
         let word = if eth == ETH_TYPE_IPV4 { "ip" } else { "ipv6" };
         return Some((word, false));
     }
-    if eth == ETH_TYPE_MPLS || eth == ETH_TYPE_MPLS_MCAST || SHORTHANDS.iter().any(|s| s.1 == eth)
-    {
+    if eth == ETH_TYPE_MPLS || eth == ETH_TYPE_MPLS_MCAST || SHORTHANDS.iter().any(|s| s.1 == eth) {
         return SHORTHANDS
             .iter()
             .find(|s| s.1 == eth && s.2.is_none())
@@ -52,11 +49,7 @@ fn field_text(fm: &FieldMatch) -> String {
         Field::IpDscp => format!("nw_tos={}", fm.value << 2),
         Field::EthType => format!("dl_type=0x{:04x}", fm.value),
         Field::IpFrag => format!("nw_frag={}", frag(fm.value, fm.mask)),
-        f => format!(
-            "{}={}",
-            print_name(f),
-            format_masked(f, fm.value, fm.mask)
-        ),
+        f => format!("{}={}", print_name(f), format_masked(f, fm.value, fm.mask)),
     }
 }
 
@@ -174,7 +167,11 @@ fn action_text(a: &Action) -> String {
 }
 
 fn actions_text(actions: &[Action]) -> String {
-    actions.iter().map(action_text).collect::<Vec<_>>().join(",")
+    actions
+        .iter()
+        .map(action_text)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The body of `actions=`: apply-actions first, then `clear_actions`, `write_actions(…)`,

@@ -225,7 +225,10 @@ mod tests {
         assert_eq!(parse_uint("42"), Some(42));
         assert_eq!(parse_uint("-1"), None);
         assert_eq!(parse_uint("0x"), None);
-        assert_eq!(parse_uint("99999999999999999999999999999999999999999"), None);
+        assert_eq!(
+            parse_uint("99999999999999999999999999999999999999999"),
+            None
+        );
         assert_eq!(
             parse_masked(Field::Ipv4Dst, "10.1.0.0/24"),
             Ok((0x0a01_0000, 0xffff_ff00))
@@ -252,7 +255,10 @@ mod tests {
             format_masked(Field::Ipv4Dst, 0x0a01_0000, 0xffff_00ff),
             "10.1.0.0/255.255.0.255"
         );
-        assert_eq!(format_masked(Field::Metadata, 0x1f42, 0xffff), "0x1f42/0xffff");
+        assert_eq!(
+            format_masked(Field::Metadata, 0x1f42, 0xffff),
+            "0x1f42/0xffff"
+        );
         assert_eq!(format_masked(Field::Metadata, 0, u128::from(u64::MAX)), "0");
         assert_eq!(format_masked(Field::TcpDst, 0x50, 0xfff0), "0x50/0xfff0");
         assert_eq!(
