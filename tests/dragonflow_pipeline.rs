@@ -10,7 +10,10 @@ use wyvern_pipeline::field::Field;
 use wyvern_pipeline::flow::{FlowMod, FlowModCommand};
 use wyvern_pipeline::translate::PacketInReason;
 use wyvern_pipeline::wire::{self, Frame, build};
-use wyvern_pipeline::{EmitData, FlowFilter, PacketMeta, Pipeline, PipelineConfig, PipelinePort, RemovedReason, RxPacket, Verdicts};
+use wyvern_pipeline::{
+    EmitData, FlowFilter, PacketMeta, Pipeline, PipelineConfig, PipelinePort, RemovedReason,
+    RxPacket, Verdicts,
+};
 
 const VM1: [u8; 6] = [0xfa, 0x16, 0x3e, 0x00, 0x17, 0xe6];
 const VM2: [u8; 6] = [0xfa, 0x16, 0x3e, 0xcf, 0x4b, 0xed];
@@ -26,7 +29,10 @@ fn load(p: &Pipeline, text: &str) {
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| wyvern_pipeline::text::parse_flow(l, FlowModCommand::Add).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .map(|l| {
+            wyvern_pipeline::text::parse_flow(l, FlowModCommand::Add)
+                .unwrap_or_else(|e| panic!("{l}: {e}"))
+        })
         .collect();
     p.apply(&mods).expect("flows load");
 }
@@ -34,7 +40,10 @@ fn load(p: &Pipeline, text: &str) {
 fn dragonflow() -> Arc<Pipeline> {
     let p = Pipeline::new(PipelineConfig::default());
     load(&p, include_str!("../examples/dragonflow.flows"));
-    load(&p, "table=0, priority=1000,in_port=13 actions=write_metadata:0x1f42/0xffff,goto_table:40");
+    load(
+        &p,
+        "table=0, priority=1000,in_port=13 actions=write_metadata:0x1f42/0xffff,goto_table:40",
+    );
     let port = |no| PipelinePort {
         no,
         network: 0,
@@ -187,15 +196,26 @@ fn ttl_one_is_an_invalid_ttl_packet_in_and_a_counted_drop() {
     assert_eq!(pin.reason, PacketInReason::InvalidTtl);
     assert_eq!(pin.table, 52);
     w.flush();
-    assert_eq!(p.counters().drops[wyvern_pipeline::stats::DropReason::InvalidTtl as usize], 1);
+    assert_eq!(
+        p.counters().drops[wyvern_pipeline::stats::DropReason::InvalidTtl as usize],
+        1
+    );
 }
 
 #[test]
 fn learned_flows_expire_by_idle_timeout_unless_used() {
     let p = dragonflow();
-    let learned = include_str!("../examples/dragonflow-learned.flows").replace("idle_timeout=300", "idle_timeout=1");
-    let learned: String = learned.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
-    let learned = learned.replace("cookie=0x1008000040051", "send_flow_rem cookie=0x1008000040051");
+    let learned = include_str!("../examples/dragonflow-learned.flows")
+        .replace("idle_timeout=300", "idle_timeout=1");
+    let learned: String = learned
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let learned = learned.replace(
+        "cookie=0x1008000040051",
+        "send_flow_rem cookie=0x1008000040051",
+    );
     load(&p, &learned);
     let mut w = p.worker();
     let ping = icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64);
@@ -215,9 +235,20 @@ fn learned_flows_expire_by_idle_timeout_unless_used() {
         table: 52,
         ..FlowFilter::default()
     });
-    let cookies: Vec<u64> = left.iter().map(|f| f.spec.cookie).filter(|c| *c != 0).collect();
+    let cookies: Vec<u64> = left
+        .iter()
+        .map(|f| f.spec.cookie)
+        .filter(|c| *c != 0)
+        .collect();
     assert_eq!(cookies, vec![0x1008000000019]);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    assert!(p.expire().is_empty(), "the forward flow did not ask for send_flow_rem");
-    assert!(p.dump_flows(&FlowFilter::default()).iter().all(|f| f.spec.cookie == 0));
+    assert!(
+        p.expire().is_empty(),
+        "the forward flow did not ask for send_flow_rem"
+    );
+    assert!(
+        p.dump_flows(&FlowFilter::default())
+            .iter()
+            .all(|f| f.spec.cookie == 0)
+    );
 }

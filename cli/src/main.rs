@@ -1,3 +1,44 @@
-//! The `wyvern` command.
+//! # wyvern-cli: the `wyvern` command
+//!
+//! One binary for everything a user does with wyvern: run the switch, trace packets through
+//! flows, and (as they land) talk OpenFlow to a running switch, run the lab and generate
+//! traffic. Each subcommand lives in its own module; `main` only parses arguments and reports
+//! errors.
 
-fn main() {}
+mod trace;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// wyvern: a userspace OpenFlow 1.3 switch with a built-in distributed virtual router.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs a packet through flows and prints each table's match, the actions and the verdict.
+    Trace(trace::TraceArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Trace(args) => trace::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wyvern: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -90,7 +90,14 @@ impl FlowCache {
     }
 
     /// Caches `entry` for `key`, evicting (after crediting) what was there. Returns the slot.
-    pub fn insert(&mut self, key: FlowKey, hash: u64, entry: Arc<Translation>, tables: &[TableCounters], now_ms: u64) -> usize {
+    pub fn insert(
+        &mut self,
+        key: FlowKey,
+        hash: u64,
+        entry: Arc<Translation>,
+        tables: &[TableCounters],
+        now_ms: u64,
+    ) -> usize {
         let a = hash as usize & self.mask;
         let b = a ^ 1;
         let stale = |s: &Slot| s.generation != self.generation || s.entry.is_none();

@@ -170,8 +170,7 @@ impl Classifier {
         let st = &mut self.subtables[pos];
         *st.priorities.entry(rule.priority).or_insert(0) += 1;
         let hash = hash_words(&rule.key);
-        st.rules
-            .insert_unique(hash, rule, |r| hash_words(&r.key));
+        st.rules.insert_unique(hash, rule, |r| hash_words(&r.key));
         self.len += 1;
         self.resort();
     }
@@ -235,7 +234,12 @@ mod tests {
             matching: m.clone(),
             ..FlowSpec::default()
         };
-        Arc::new(Rule::new(&spec, Arc::new(MatchShape::of(&m)), Arc::new(Vec::new()), 0))
+        Arc::new(Rule::new(
+            &spec,
+            Arc::new(MatchShape::of(&m)),
+            Arc::new(Vec::new()),
+            0,
+        ))
     }
 
     fn key(in_port: u128, metadata: u128) -> FlowKey {

@@ -83,7 +83,9 @@ impl Verdicts {
     /// The bytes of an emit whose data is a copy.
     pub fn copy_bytes(&self, data: EmitData) -> Option<&[u8]> {
         match data {
-            EmitData::Copy { offset, len } => self.arena.get(offset as usize..(offset + len) as usize),
+            EmitData::Copy { offset, len } => {
+                self.arena.get(offset as usize..(offset + len) as usize)
+            }
             EmitData::Frame => None,
         }
     }
@@ -161,7 +163,10 @@ pub(crate) fn execute(
                 in_port,
                 src,
                 dst,
-            } => match env.macs.decide(*network, *vlan, *src, *dst, *in_port, env.now_ms) {
+            } => match env
+                .macs
+                .decide(*network, *vlan, *src, *dst, *in_port, env.now_ms)
+            {
                 NormalDecision::Unicast(port) => {
                     emit(out, index, port, meta);
                     delivered = true;

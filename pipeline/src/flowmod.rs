@@ -22,12 +22,14 @@ use std::sync::Arc;
 use hashbrown::{HashMap, HashSet};
 use thiserror::Error;
 
-use crate::action::{ALL_TABLES, Instruction, InstructionError, MAX_TABLE, PortNo, TableId, validate_instructions};
+use crate::action::{
+    ALL_TABLES, Instruction, InstructionError, MAX_TABLE, PortNo, TableId, validate_instructions,
+};
 use crate::field::Field;
 use crate::flow::{FlowFlags, FlowMod, FlowModCommand, FlowSpec, FlowStats};
 use crate::flow_match::{MaskedKey, Match, MatchError};
 use crate::rule::{MatchShape, Rule};
-use crate::tables::{PipelinePort, Tables, TableOp, TablesWriter};
+use crate::tables::{PipelinePort, TableOp, Tables, TablesWriter};
 
 /// Why a flow mod was refused (each maps to an OpenFlow 1.3 error).
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -219,9 +221,18 @@ impl Staged {
     }
 
     /// The rules of `tables` as this batch sees them: published minus removed plus added.
-    fn visible<'a>(&'a self, tables: &'a Tables, table: TableId) -> impl Iterator<Item = &'a Arc<Rule>> + 'a {
-        let published: Box<dyn Iterator<Item = (TableId, &Arc<Rule>)> + 'a> = if table == ALL_TABLES {
-            Box::new(tables.iter().flat_map(|(t, c)| c.rules().map(move |r| (t, r))))
+    fn visible<'a>(
+        &'a self,
+        tables: &'a Tables,
+        table: TableId,
+    ) -> impl Iterator<Item = &'a Arc<Rule>> + 'a {
+        let published: Box<dyn Iterator<Item = (TableId, &Arc<Rule>)> + 'a> = if table == ALL_TABLES
+        {
+            Box::new(
+                tables
+                    .iter()
+                    .flat_map(|(t, c)| c.rules().map(move |r| (t, r))),
+            )
         } else {
             Box::new(tables.table(table).rules().map(move |r| (table, r)))
         };
@@ -281,7 +292,6 @@ impl FlowEditor {
         }
         Ok(staged.events)
     }
-
 }
 
 /// Plans one batch against the published tables.
@@ -296,7 +306,10 @@ impl Planner<'_> {
     fn plan(&mut self, fm: &FlowMod, staged: &mut Staged) -> Result<(), FlowModError> {
         let (tables, now_ms) = (self.tables, self.now_ms);
         let spec = &fm.spec;
-        let all_ok = matches!(fm.command, FlowModCommand::Delete | FlowModCommand::DeleteStrict);
+        let all_ok = matches!(
+            fm.command,
+            FlowModCommand::Delete | FlowModCommand::DeleteStrict
+        );
         if spec.table > MAX_TABLE && !(all_ok && spec.table == ALL_TABLES) {
             return Err(FlowModError::BadTable(spec.table));
         }
@@ -354,7 +367,8 @@ impl Planner<'_> {
         match existing {
             Some(old) => staged.remove(&old),
             None => {
-                let now = tables.table(spec.table).len() as isize + staged.delta.get(&spec.table).copied().unwrap_or(0);
+                let now = tables.table(spec.table).len() as isize
+                    + staged.delta.get(&spec.table).copied().unwrap_or(0);
                 if now >= self.limits.max_flows_per_table as isize {
                     return Err(FlowModError::TableFull {
                         table: spec.table,
@@ -417,7 +431,12 @@ impl FlowEditor {
                 out.extend(c.rules().filter(|r| filter.selects(r, &fk)).cloned());
             }
         }
-        out.sort_by(|a, b| a.table.cmp(&b.table).then(b.priority.cmp(&a.priority)).then(a.created_ms.cmp(&b.created_ms)));
+        out.sort_by(|a, b| {
+            a.table
+                .cmp(&b.table)
+                .then(b.priority.cmp(&a.priority))
+                .then(a.created_ms.cmp(&b.created_ms))
+        });
         out.iter().map(|r| stats_of(r, now_ms)).collect()
     }
 
@@ -469,7 +488,11 @@ impl FlowEditor {
                 ..*p
             })
             .collect();
-        let current = self.tables.read().map(|t| t.ports().to_vec()).unwrap_or_default();
+        let current = self
+            .tables
+            .read()
+            .map(|t| t.ports().to_vec())
+            .unwrap_or_default();
         if current != ports {
             self.tables.append(TableOp::SetPorts(Arc::new(ports)));
             self.tables.publish();
@@ -479,13 +502,19 @@ impl FlowEditor {
 
 fn select(tables: &Tables, fm: &FlowMod, staged: &Staged) -> Vec<Arc<Rule>> {
     let spec = &fm.spec;
-    let strict = matches!(fm.command, FlowModCommand::ModifyStrict | FlowModCommand::DeleteStrict);
+    let strict = matches!(
+        fm.command,
+        FlowModCommand::ModifyStrict | FlowModCommand::DeleteStrict
+    );
     let filter = FlowFilter {
         table: spec.table,
         matching: spec.matching.clone(),
         cookie: spec.cookie,
         cookie_mask: fm.cookie_mask,
-        out_port: if matches!(fm.command, FlowModCommand::Delete | FlowModCommand::DeleteStrict) {
+        out_port: if matches!(
+            fm.command,
+            FlowModCommand::Delete | FlowModCommand::DeleteStrict
+        ) {
             fm.out_port
         } else {
             PortNo::ANY
@@ -510,7 +539,8 @@ fn select(tables: &Tables, fm: &FlowMod, staged: &Staged) -> Vec<Arc<Rule>> {
 
 fn expiry(r: &Rule, now_ms: u64) -> Option<RemovedReason> {
     use std::sync::atomic::Ordering;
-    if r.hard_timeout > 0 && now_ms.saturating_sub(r.created_ms) >= u64::from(r.hard_timeout) * 1000 {
+    if r.hard_timeout > 0 && now_ms.saturating_sub(r.created_ms) >= u64::from(r.hard_timeout) * 1000
+    {
         return Some(RemovedReason::HardTimeout);
     }
     let last = r.counters.last_used_ms.load(Ordering::Relaxed);

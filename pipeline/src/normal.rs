@@ -75,12 +75,21 @@ impl MacTable {
     }
 
     fn shard(&self, key: &MacKey) -> &RwLock<HashMap<MacKey, MacEntry>> {
-        let h = (key.mac ^ key.network.rotate_left(17) ^ u64::from(key.vlan)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let h = (key.mac ^ key.network.rotate_left(17) ^ u64::from(key.vlan))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
         &self.shards[(h >> 60) as usize % SHARDS]
     }
 
     /// Learns `src` behind `in_port` and decides where a frame to `dst` goes.
-    pub fn decide(&self, network: u64, vlan: u16, src: u64, dst: u64, in_port: u32, now_ms: u64) -> NormalDecision {
+    pub fn decide(
+        &self,
+        network: u64,
+        vlan: u16,
+        src: u64,
+        dst: u64,
+        in_port: u32,
+        now_ms: u64,
+    ) -> NormalDecision {
         self.learn(network, vlan, src, in_port, now_ms);
         if is_multicast(dst) {
             return NormalDecision::Flood;
@@ -104,7 +113,13 @@ impl MacTable {
             .and_then(|m| m.get(&key).copied())
             .is_some_and(|e| e.port == port && now_ms.saturating_sub(e.seen_ms) < REFRESH_MS);
         if !fresh && let Ok(mut m) = shard.write() {
-            m.insert(key, MacEntry { port, seen_ms: now_ms });
+            m.insert(
+                key,
+                MacEntry {
+                    port,
+                    seen_ms: now_ms,
+                },
+            );
         }
     }
 
@@ -139,7 +154,10 @@ impl MacTable {
 
     /// Number of learned addresses.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().map_or(0, |m| m.len())).sum()
+        self.shards
+            .iter()
+            .map(|s| s.read().map_or(0, |m| m.len()))
+            .sum()
     }
 
     /// True when nothing is learned.
@@ -149,7 +167,11 @@ impl MacTable {
 }
 
 /// The ports a flood in `network` from `in_port` reaches.
-pub fn flood_ports(ports: &[PipelinePort], network: u64, in_port: u32) -> impl Iterator<Item = u32> + '_ {
+pub fn flood_ports(
+    ports: &[PipelinePort],
+    network: u64,
+    in_port: u32,
+) -> impl Iterator<Item = u32> + '_ {
     ports
         .iter()
         .filter(move |p| p.network == network && p.no != in_port && !p.no_flood && !p.down)
@@ -171,7 +193,11 @@ mod tests {
         assert_eq!(t.decide(7, 0, B, A, 2, 10), NormalDecision::Unicast(1));
         assert_eq!(t.decide(7, 0, A, B, 1, 20), NormalDecision::Unicast(2));
         assert_eq!(t.decide(7, 0, A, BCAST, 1, 30), NormalDecision::Flood);
-        assert_eq!(t.decide(7, 0, B, A, 1, 40), NormalDecision::Hairpin, "A is behind port 1");
+        assert_eq!(
+            t.decide(7, 0, B, A, 1, 40),
+            NormalDecision::Hairpin,
+            "A is behind port 1"
+        );
     }
 
     #[test]

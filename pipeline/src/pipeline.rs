@@ -223,14 +223,30 @@ impl Pipeline {
     /// Runs `data`, as if received on `in_port`, through `actions` (`output:TABLE` sends it
     /// through the tables from table 0) and queues what comes out for the datapath. Returns
     /// how many frames were queued.
-    pub fn packet_out(&self, in_port: u32, meta: PacketMeta, actions: &[Action], data: &[u8]) -> Result<usize, PacketOutError> {
-        self.inject(in_port, meta, data, |tables, key| translate_actions(tables, key, actions, None))
+    pub fn packet_out(
+        &self,
+        in_port: u32,
+        meta: PacketMeta,
+        actions: &[Action],
+        data: &[u8],
+    ) -> Result<usize, PacketOutError> {
+        self.inject(in_port, meta, data, |tables, key| {
+            translate_actions(tables, key, actions, None)
+        })
     }
 
     /// Runs `data` through the tables from `table`, as if received on `in_port` (how the
     /// built-in controller re-injects a packet after installing its flow).
-    pub fn resubmit(&self, in_port: u32, meta: PacketMeta, table: u8, data: &[u8]) -> Result<usize, PacketOutError> {
-        self.inject(in_port, meta, data, |tables, key| translate(tables, key, table, None))
+    pub fn resubmit(
+        &self,
+        in_port: u32,
+        meta: PacketMeta,
+        table: u8,
+        data: &[u8],
+    ) -> Result<usize, PacketOutError> {
+        self.inject(in_port, meta, data, |tables, key| {
+            translate(tables, key, table, None)
+        })
     }
 
     fn inject(
@@ -243,7 +259,8 @@ impl Pipeline {
         const HEADROOM: usize = 64;
         let mut buf = vec![0u8; HEADROOM + data.len()];
         buf[HEADROOM..].copy_from_slice(data);
-        let mut frame = Frame::new(&mut buf, HEADROOM, data.len()).ok_or(PacketOutError::Runt(data.len()))?;
+        let mut frame =
+            Frame::new(&mut buf, HEADROOM, data.len()).ok_or(PacketOutError::Runt(data.len()))?;
         let mut key = FlowKey::default();
         meta.write_to(&mut key);
         let layout = match wire::extract(frame.bytes(), in_port, &mut key) {
@@ -271,7 +288,9 @@ impl Pipeline {
         let final_bytes = frame.bytes().to_vec();
         let mut queued = 0;
         for e in &out.emits {
-            let data = out.copy_bytes(e.data).map_or_else(|| final_bytes.clone(), <[u8]>::to_vec);
+            let data = out
+                .copy_bytes(e.data)
+                .map_or_else(|| final_bytes.clone(), <[u8]>::to_vec);
             self.injected
                 .push(Injected {
                     port: e.port,

@@ -93,7 +93,11 @@ impl Rule {
         now_ms: u64,
     ) -> Self {
         let value = spec.matching.to_masked_key().value;
-        let key = shape.words.iter().map(|&w| value.words[usize::from(w)]).collect();
+        let key = shape
+            .words
+            .iter()
+            .map(|&w| value.words[usize::from(w)])
+            .collect();
         Rule {
             table: spec.table,
             priority: spec.priority,
@@ -120,7 +124,11 @@ impl Rule {
 
     /// The same rule with other instructions (OpenFlow modify): it shares this rule's counters
     /// and install time; `reset_counts` zeroes the counters.
-    pub fn with_instructions(&self, instructions: Arc<Vec<Instruction>>, reset_counts: bool) -> Rule {
+    pub fn with_instructions(
+        &self,
+        instructions: Arc<Vec<Instruction>>,
+        reset_counts: bool,
+    ) -> Rule {
         if reset_counts {
             self.counters.packets.store(0, Ordering::Relaxed);
             self.counters.bytes.store(0, Ordering::Relaxed);

@@ -59,7 +59,10 @@ impl Tables {
 
     /// Every table with its id.
     pub fn iter(&self) -> impl Iterator<Item = (TableId, &Classifier)> {
-        self.tables.iter().enumerate().map(|(n, c)| (n as TableId, c))
+        self.tables
+            .iter()
+            .enumerate()
+            .map(|(n, c)| (n as TableId, c))
     }
 
     /// The ports, sorted by number.
@@ -213,7 +216,12 @@ mod tests {
                 matching: m.clone(),
                 ..FlowSpec::default()
             };
-            Arc::new(Rule::new(&spec, Arc::new(MatchShape::of(&m)), Arc::default(), 0))
+            Arc::new(Rule::new(
+                &spec,
+                Arc::new(MatchShape::of(&m)),
+                Arc::default(),
+                0,
+            ))
         };
         w.append(TableOp::Insert(mk(0)));
         w.append(TableOp::Insert(mk(5)));

@@ -74,7 +74,8 @@ pub fn render(input: &FlowKey, t: &Translation, events: &[TraceEvent]) -> String
                             let _ = write!(head, ", cookie {:#x}", r.cookie);
                         }
                         let _ = writeln!(s, "{indent}{table:>2}. {head}");
-                        let _ = writeln!(s, "{indent}    {}", format_instructions(r.instructions()));
+                        let _ =
+                            writeln!(s, "{indent}    {}", format_instructions(r.instructions()));
                     }
                     None => {
                         let _ = writeln!(s, "{indent}{table:>2}. No match: table miss");

@@ -45,15 +45,25 @@ pub enum PacketInReason {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DpOp {
     /// Rewrite a header field in the frame.
-    SetHeader { field: Field, value: u128 },
+    SetHeader {
+        field: Field,
+        value: u128,
+    },
     /// Set a field that travels with the packet but is not in its bytes (tunnel, pkt_mark).
-    SetMeta { field: Field, value: u128 },
+    SetMeta {
+        field: Field,
+        value: u128,
+    },
     /// Decrement the IPv4 TTL or IPv6 hop limit (known to be > 1).
     DecTtl,
-    PushVlan { tpid: u16 },
+    PushVlan {
+        tpid: u16,
+    },
     PopVlan,
     /// Send the frame as it is now.
-    Output { port: u32 },
+    Output {
+        port: u32,
+    },
     /// The learning switch, scoped to `network` (the metadata).
     Normal {
         network: u64,
@@ -109,7 +119,12 @@ pub enum TraceEvent {
 }
 
 /// Translates `key` starting at `table`, recording a trace if asked.
-pub fn translate(tables: &Tables, key: &FlowKey, table: TableId, trace: Option<&mut Vec<TraceEvent>>) -> Translation {
+pub fn translate(
+    tables: &Tables,
+    key: &FlowKey,
+    table: TableId,
+    trace: Option<&mut Vec<TraceEvent>>,
+) -> Translation {
     let mut x = Xlate::new(tables, key, trace);
     x.run_pipeline(table);
     x.finish()
@@ -117,7 +132,12 @@ pub fn translate(tables: &Tables, key: &FlowKey, table: TableId, trace: Option<&
 
 /// Translates a controller's packet-out: `actions` applied to `key` (`output:TABLE` runs the
 /// packet through the tables from table 0).
-pub fn translate_actions(tables: &Tables, key: &FlowKey, actions: &[Action], trace: Option<&mut Vec<TraceEvent>>) -> Translation {
+pub fn translate_actions(
+    tables: &Tables,
+    key: &FlowKey,
+    actions: &[Action],
+    trace: Option<&mut Vec<TraceEvent>>,
+) -> Translation {
     let mut x = Xlate::new(tables, key, trace);
     x.apply_all(actions);
     x.finish()
@@ -142,7 +162,9 @@ impl ActionSet {
                 Action::DecTtl => self.dec_ttl = true,
                 Action::Output { .. } => self.output = Some(a.clone()),
                 Action::SetField { field, .. } => self.replace_set(*field, a),
-                Action::Load { dst, .. } | Action::Move { dst, .. } => self.replace_set(dst.field, a),
+                Action::Load { dst, .. } | Action::Move { dst, .. } => {
+                    self.replace_set(dst.field, a)
+                }
                 // A resubmit has no place in the action set; the flow was accepted for its
                 // other actions, so this one is ignored as OVS does.
                 Action::Resubmit { .. } => {}
@@ -170,7 +192,11 @@ impl ActionSet {
     }
 
     fn is_empty(&self) -> bool {
-        !self.pop_vlan && self.push_vlan.is_none() && !self.dec_ttl && self.sets.is_empty() && self.output.is_none()
+        !self.pop_vlan
+            && self.push_vlan.is_none()
+            && !self.dec_ttl
+            && self.sets.is_empty()
+            && self.output.is_none()
     }
 }
 
@@ -217,11 +243,12 @@ impl<'a, 't> Xlate<'a, 't> {
     }
 
     fn finish(mut self) -> Translation {
-        let delivers = self
-            .out
-            .ops
-            .iter()
-            .any(|op| matches!(op, DpOp::Output { .. } | DpOp::Normal { .. } | DpOp::Controller { .. }));
+        let delivers = self.out.ops.iter().any(|op| {
+            matches!(
+                op,
+                DpOp::Output { .. } | DpOp::Normal { .. } | DpOp::Controller { .. }
+            )
+        });
         if !delivers && self.out.drop.is_none() {
             self.out.drop = Some(DropReason::NoAction);
         }
@@ -271,7 +298,8 @@ impl<'a, 't> Xlate<'a, 't> {
                     Instruction::ClearActions => self.action_set = ActionSet::default(),
                     Instruction::WriteActions(actions) => self.action_set.write(actions),
                     Instruction::WriteMetadata { value, mask } => {
-                        self.key.set_masked(Field::Metadata, u128::from(*value), u128::from(*mask))
+                        self.key
+                            .set_masked(Field::Metadata, u128::from(*value), u128::from(*mask))
                     }
                     Instruction::GotoTable(t) => next = Some(*t),
                 }
@@ -420,7 +448,9 @@ impl<'a, 't> Xlate<'a, 't> {
                     .filter(|p| p.no != in_port && !p.down && (all || !p.no_flood))
                     .map(|p| p.no)
                     .collect();
-                self.out.ops.extend(ports.into_iter().map(|port| DpOp::Output { port }));
+                self.out
+                    .ops
+                    .extend(ports.into_iter().map(|port| DpOp::Output { port }));
             }
             PortNo::CONTROLLER => self.controller(PacketInReason::Action, max_len),
             PortNo::TABLE => {
@@ -430,11 +460,17 @@ impl<'a, 't> Xlate<'a, 't> {
                     self.note(|| "output:TABLE is only valid in a packet-out".into());
                 }
             }
-            PortNo::LOCAL => self.out.ops.push(DpOp::Output { port: PortNo::LOCAL.0 }),
+            PortNo::LOCAL => self.out.ops.push(DpOp::Output {
+                port: PortNo::LOCAL.0,
+            }),
             PortNo(p) if p == in_port => {
-                self.note(|| format!("output:{p} skipped: it is the packet's in_port (use IN_PORT)"));
+                self.note(|| {
+                    format!("output:{p} skipped: it is the packet's in_port (use IN_PORT)")
+                });
             }
-            PortNo(p) if (1..=PortNo::MAX.0).contains(&p) => self.out.ops.push(DpOp::Output { port: p }),
+            PortNo(p) if (1..=PortNo::MAX.0).contains(&p) => {
+                self.out.ops.push(DpOp::Output { port: p })
+            }
             other => self.note(|| format!("output:{other} ignored")),
         }
     }

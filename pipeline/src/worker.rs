@@ -59,7 +59,8 @@ impl Worker {
         let Some(tables) = self.reader.enter() else {
             return;
         };
-        self.cache.set_generation(tables.generation(), p.table_counters(), now_ms);
+        self.cache
+            .set_generation(tables.generation(), p.table_counters(), now_ms);
         let mut env = ExecEnv {
             macs: p.macs(),
             ports: tables.ports(),
@@ -96,7 +97,15 @@ impl Worker {
             };
             self.cache.credit(slot, pkt.frame.len());
             if let Some(t) = self.cache.entry(slot) {
-                execute(t, index as u16, &mut pkt.frame, layout, pkt.meta, out, &mut env);
+                execute(
+                    t,
+                    index as u16,
+                    &mut pkt.frame,
+                    layout,
+                    pkt.meta,
+                    out,
+                    &mut env,
+                );
             }
         }
         drop(tables);

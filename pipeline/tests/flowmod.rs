@@ -32,7 +32,10 @@ fn cmd(command: FlowModCommand, spec: FlowSpec) -> FlowMod {
 }
 
 fn all(p: &Pipeline) -> Vec<FlowSpec> {
-    p.dump_flows(&FlowFilter::default()).into_iter().map(|f| f.spec).collect()
+    p.dump_flows(&FlowFilter::default())
+        .into_iter()
+        .map(|f| f.spec)
+        .collect()
 }
 
 fn pipeline() -> Arc<Pipeline> {
@@ -42,19 +45,26 @@ fn pipeline() -> Arc<Pipeline> {
 #[test]
 fn add_replaces_identical_match_and_priority() {
     let p = pipeline();
-    p.apply(&[FlowMod::add(spec(0, 10, in_port(1), 2))]).unwrap();
-    p.apply(&[FlowMod::add(spec(0, 10, in_port(1), 3))]).unwrap();
-    p.apply(&[FlowMod::add(spec(0, 11, in_port(1), 4))]).unwrap();
+    p.apply(&[FlowMod::add(spec(0, 10, in_port(1), 2))])
+        .unwrap();
+    p.apply(&[FlowMod::add(spec(0, 10, in_port(1), 3))])
+        .unwrap();
+    p.apply(&[FlowMod::add(spec(0, 11, in_port(1), 4))])
+        .unwrap();
     let flows = all(&p);
     assert_eq!(flows.len(), 2);
     assert_eq!(flows[0].priority, 11, "priority descending");
-    assert_eq!(flows[1].instructions, spec(0, 10, in_port(1), 3).instructions);
+    assert_eq!(
+        flows[1].instructions,
+        spec(0, 10, in_port(1), 3).instructions
+    );
 }
 
 #[test]
 fn check_overlap_refuses_same_priority_overlap() {
     let p = pipeline();
-    p.apply(&[FlowMod::add(spec(0, 10, in_port(1), 2))]).unwrap();
+    p.apply(&[FlowMod::add(spec(0, 10, in_port(1), 2))])
+        .unwrap();
     let mut s = spec(0, 10, Match::new().exact(Field::Metadata, 5).unwrap(), 3);
     s.flags = FlowFlags(FlowFlags::CHECK_OVERLAP);
     let err = p.apply(&[FlowMod::add(s.clone())]).unwrap_err();
@@ -74,16 +84,28 @@ fn modify_non_strict_selects_more_specific_flows_and_keeps_counters_identity() {
         FlowMod::add(spec(60, 1, Match::new(), 2)),
     ])
     .unwrap();
-    p.apply(&[cmd(FlowModCommand::Modify, spec(60, 0x8000, md(7), 6))]).unwrap();
+    p.apply(&[cmd(FlowModCommand::Modify, spec(60, 0x8000, md(7), 6))])
+        .unwrap();
     let changed: Vec<u16> = all(&p)
         .iter()
         .filter(|f| f.instructions == spec(0, 0, Match::new(), 6).instructions)
         .map(|f| f.priority)
         .collect();
-    assert_eq!(changed, vec![20, 10], "both flows covered by metadata=7, not the catch-all");
+    assert_eq!(
+        changed,
+        vec![20, 10],
+        "both flows covered by metadata=7, not the catch-all"
+    );
 
-    p.apply(&[cmd(FlowModCommand::ModifyStrict, spec(60, 1, Match::new(), 9))]).unwrap();
-    assert_eq!(all(&p).last().unwrap().instructions, spec(0, 0, Match::new(), 9).instructions);
+    p.apply(&[cmd(
+        FlowModCommand::ModifyStrict,
+        spec(60, 1, Match::new(), 9),
+    )])
+    .unwrap();
+    assert_eq!(
+        all(&p).last().unwrap().instructions,
+        spec(0, 0, Match::new(), 9).instructions
+    );
 }
 
 #[test]
@@ -95,23 +117,30 @@ fn delete_by_cookie_mask_table_and_out_port() {
     let mut b = spec(52, 100, in_port(2), 12);
     b.cookie = 0x1008000040051;
     let c = spec(40, 1, Match::new(), 12);
-    p.apply(&[FlowMod::add(a), FlowMod::add(b), FlowMod::add(c)]).unwrap();
+    p.apply(&[FlowMod::add(a), FlowMod::add(b), FlowMod::add(c)])
+        .unwrap();
 
-    let mut del = cmd(FlowModCommand::Delete, FlowSpec {
-        table: 52,
-        cookie: 0x1008000000019,
-        ..FlowSpec::default()
-    });
+    let mut del = cmd(
+        FlowModCommand::Delete,
+        FlowSpec {
+            table: 52,
+            cookie: 0x1008000000019,
+            ..FlowSpec::default()
+        },
+    );
     del.cookie_mask = u64::MAX;
     let removed = p.apply(&[del]).unwrap();
     assert_eq!(removed.len(), 1);
     assert_eq!(removed[0].reason, RemovedReason::Delete);
     assert_eq!(all(&p).len(), 2);
 
-    let mut by_port = cmd(FlowModCommand::Delete, FlowSpec {
-        table: 0xff,
-        ..FlowSpec::default()
-    });
+    let mut by_port = cmd(
+        FlowModCommand::Delete,
+        FlowSpec {
+            table: 0xff,
+            ..FlowSpec::default()
+        },
+    );
     by_port.out_port = PortNo(12);
     p.apply(&[by_port]).unwrap();
     assert!(all(&p).is_empty(), "out_port=12 across all tables");
@@ -120,12 +149,25 @@ fn delete_by_cookie_mask_table_and_out_port() {
 #[test]
 fn delete_strict_needs_exact_match_and_priority() {
     let p = pipeline();
-    p.apply(&[FlowMod::add(spec(0, 10, in_port(1), 2))]).unwrap();
-    p.apply(&[cmd(FlowModCommand::DeleteStrict, spec(0, 11, in_port(1), 0))]).unwrap();
+    p.apply(&[FlowMod::add(spec(0, 10, in_port(1), 2))])
+        .unwrap();
+    p.apply(&[cmd(
+        FlowModCommand::DeleteStrict,
+        spec(0, 11, in_port(1), 0),
+    )])
+    .unwrap();
     assert_eq!(all(&p).len(), 1);
-    p.apply(&[cmd(FlowModCommand::DeleteStrict, spec(0, 10, Match::new(), 0))]).unwrap();
+    p.apply(&[cmd(
+        FlowModCommand::DeleteStrict,
+        spec(0, 10, Match::new(), 0),
+    )])
+    .unwrap();
     assert_eq!(all(&p).len(), 1);
-    p.apply(&[cmd(FlowModCommand::DeleteStrict, spec(0, 10, in_port(1), 0))]).unwrap();
+    p.apply(&[cmd(
+        FlowModCommand::DeleteStrict,
+        spec(0, 10, in_port(1), 0),
+    )])
+    .unwrap();
     assert!(all(&p).is_empty());
 }
 
@@ -162,9 +204,14 @@ fn table_full_is_reported() {
     let mut config = PipelineConfig::default();
     config.limits.max_flows_per_table = 2;
     let p = Pipeline::new(config);
-    p.apply(&[FlowMod::add(spec(0, 1, in_port(1), 2)), FlowMod::add(spec(0, 1, in_port(2), 2))])
-        .unwrap();
-    let err = p.apply(&[FlowMod::add(spec(0, 1, in_port(3), 2))]).unwrap_err();
+    p.apply(&[
+        FlowMod::add(spec(0, 1, in_port(1), 2)),
+        FlowMod::add(spec(0, 1, in_port(2), 2)),
+    ])
+    .unwrap();
+    let err = p
+        .apply(&[FlowMod::add(spec(0, 1, in_port(3), 2))])
+        .unwrap_err();
     assert_eq!(err.error, FlowModError::TableFull { table: 0, limit: 2 });
     // Replacing an existing flow does not need room.
     p.apply(&[FlowMod::add(spec(0, 1, in_port(2), 5))]).unwrap();
@@ -173,7 +220,9 @@ fn table_full_is_reported() {
 #[test]
 fn bad_table_and_match_are_errors() {
     let p = pipeline();
-    let err = p.apply(&[FlowMod::add(spec(255, 1, Match::new(), 2))]).unwrap_err();
+    let err = p
+        .apply(&[FlowMod::add(spec(255, 1, Match::new(), 2))])
+        .unwrap_err();
     assert_eq!(err.error, FlowModError::BadTable(255));
     let m = Match::new().exact(Field::ArpTpa, 1).unwrap();
     let err = p.apply(&[FlowMod::add(spec(0, 1, m, 2))]).unwrap_err();
