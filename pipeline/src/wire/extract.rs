@@ -167,6 +167,21 @@ fn first_header_word() -> usize {
     Field::EthDst.info().word
 }
 
+/// [`FlowKey::set`] for the constant fields of this pass, forced inline so that the
+/// field's position folds to constants.
+#[inline(always)]
+fn put(key: &mut FlowKey, field: Field, value: u128) {
+    let i = field.info();
+    if i.bits > 64 {
+        key.words[i.word] = (value >> 64) as u64;
+        key.words[i.word + 1] = value as u64;
+    } else {
+        let m = (crate::field::mask_of_width(i.bits) as u64) << i.shift;
+        let v = ((value as u64) << i.shift) & m;
+        key.words[i.word] = (key.words[i.word] & !m) | v;
+    }
+}
+
 /// OVS `nw_frag` bits.
 const FRAG_ANY: u128 = 1;
 const FRAG_LATER: u128 = 2;
@@ -194,31 +209,40 @@ const FRAG_LATER: u128 = 2;
 /// key describes was parsed as far as the packet goes. `Err` says which header was
 /// truncated or bad; the key then holds the layers before it (as OVS's `miniflow_extract`
 /// leaves them) and [`ParseStop::layout`] describes those layers.
+#[inline]
 pub fn extract(frame: &[u8], in_port: u32, key: &mut FlowKey) -> Result<Layout, ParseStop> {
     for w in &mut key.words[first_header_word()..] {
         *w = 0;
     }
-    key.set(Field::InPort, u128::from(in_port));
+    put(key, Field::InPort, u128::from(in_port));
+    // The layout is filled in place and copied out once: passing it by value between the
+    // layers costs a store-forwarding stall per hop.
     let mut layout = Layout::default();
-    let stop = |reason, layout| Err(ParseStop { reason, layout });
+    match extract_l2(frame, key, &mut layout) {
+        Ok(()) => Ok(layout),
+        Err(reason) => Err(ParseStop { reason, layout }),
+    }
+}
 
+#[inline(always)]
+fn extract_l2(frame: &[u8], key: &mut FlowKey, layout: &mut Layout) -> Result<(), StopReason> {
     let Some(eth) = EthernetHeader::new_checked(frame) else {
-        return stop(StopReason::TruncatedEthernet, layout);
+        return Err(StopReason::TruncatedEthernet);
     };
-    key.set(Field::EthDst, eth.dst());
-    key.set(Field::EthSrc, eth.src());
+    put(key, Field::EthDst, eth.dst());
+    put(key, Field::EthSrc, eth.src());
     let mut eth_type = eth.ethertype();
     let mut off = ethernet::HEADER_LEN;
 
     while ethernet::is_vlan_tpid(eth_type) && layout.vlan_tags < ethernet::MAX_TAGS {
         let Some(tag) = frame.get(off..).and_then(VlanTag::new_checked) else {
-            key.set(Field::EthType, u128::from(eth_type));
+            put(key, Field::EthType, u128::from(eth_type));
             layout.l3_offset = off as u32;
-            return stop(StopReason::TruncatedVlan, layout);
+            return Err(StopReason::TruncatedVlan);
         };
         if layout.vlan_tags == 0 {
-            key.set(Field::VlanVid, VLAN_PRESENT | u128::from(tag.vid()));
-            key.set(Field::VlanPcp, u128::from(tag.pcp()));
+            put(key, Field::VlanVid, VLAN_PRESENT | u128::from(tag.vid()));
+            put(key, Field::VlanPcp, u128::from(tag.pcp()));
         }
         layout.vlan_tags += 1;
         eth_type = tag.ethertype();
@@ -226,10 +250,10 @@ pub fn extract(frame: &[u8], in_port: u32, key: &mut FlowKey) -> Result<Layout, 
     }
     layout.l3_offset = off as u32;
     if eth_type < ethernet::ETH_TYPE_MIN {
-        key.set(Field::EthType, u128::from(ethernet::ETH_TYPE_NONE));
-        return Ok(layout);
+        put(key, Field::EthType, u128::from(ethernet::ETH_TYPE_NONE));
+        return Ok(());
     }
-    key.set(Field::EthType, u128::from(eth_type));
+    put(key, Field::EthType, u128::from(eth_type));
     // `off` is at most 22 and the tags were read from `frame`, so this never fails.
     let l3 = frame.get(off..).unwrap_or_default();
     match eth_type {
@@ -237,20 +261,20 @@ pub fn extract(frame: &[u8], in_port: u32, key: &mut FlowKey) -> Result<Layout, 
         f::ETH_TYPE_IPV6 => extract_ipv6(l3, off, key, layout),
         f::ETH_TYPE_ARP | f::ETH_TYPE_RARP => {
             let Some(arp) = ArpPacket::new_checked(l3) else {
-                return stop(StopReason::TruncatedArp, layout);
+                return Err(StopReason::TruncatedArp);
             };
             if arp.is_ethernet_ipv4() {
-                key.set(Field::ArpOp, u128::from(arp.op()));
-                key.set(Field::ArpSpa, u128::from(arp.spa()));
-                key.set(Field::ArpTpa, u128::from(arp.tpa()));
-                key.set(Field::ArpSha, arp.sha());
-                key.set(Field::ArpTha, arp.tha());
+                put(key, Field::ArpOp, u128::from(arp.op()));
+                put(key, Field::ArpSpa, u128::from(arp.spa()));
+                put(key, Field::ArpTpa, u128::from(arp.tpa()));
+                put(key, Field::ArpSha, arp.sha());
+                put(key, Field::ArpTha, arp.tha());
                 layout.l3 = L3Proto::Arp;
                 layout.l3_end = (off + super::arp::PACKET_LEN) as u32;
             }
-            Ok(layout)
+            Ok(())
         }
-        _ => Ok(layout),
+        _ => Ok(()),
     }
 }
 
@@ -259,27 +283,34 @@ fn extract_ipv4(
     b: &[u8],
     off: usize,
     key: &mut FlowKey,
-    mut layout: Layout,
-) -> Result<Layout, ParseStop> {
-    let stop = |reason| Err(ParseStop { reason, layout });
+    layout: &mut Layout,
+) -> Result<(), StopReason> {
     let Some(ip) = Ipv4Header::new_checked(b) else {
-        return stop(StopReason::TruncatedIpv4);
+        return Err(StopReason::TruncatedIpv4);
     };
     let hlen = ip.header_len();
     let tot = ip.total_len();
     if ip.version() != 4 || hlen < ipv4::MIN_HEADER_LEN || tot < hlen {
-        return stop(StopReason::BadIpv4Header);
+        return Err(StopReason::BadIpv4Header);
     }
     if b.len() < tot {
-        return stop(StopReason::TruncatedIpv4);
+        return Err(StopReason::TruncatedIpv4);
     }
     let proto = ip.proto();
-    key.set(Field::Ipv4Src, u128::from(u32::from_be_bytes(ip.src())));
-    key.set(Field::Ipv4Dst, u128::from(u32::from_be_bytes(ip.dst())));
-    key.set(Field::IpProto, u128::from(proto));
-    key.set(Field::IpDscp, u128::from(ip.tos() >> 2));
-    key.set(Field::IpEcn, u128::from(ip.tos() & 3));
-    key.set(Field::IpTtl, u128::from(ip.ttl()));
+    put(
+        key,
+        Field::Ipv4Src,
+        u128::from(u32::from_be_bytes(ip.src())),
+    );
+    put(
+        key,
+        Field::Ipv4Dst,
+        u128::from(u32::from_be_bytes(ip.dst())),
+    );
+    put(key, Field::IpProto, u128::from(proto));
+    put(key, Field::IpDscp, u128::from(ip.tos() >> 2));
+    put(key, Field::IpEcn, u128::from(ip.tos() & 3));
+    put(key, Field::IpTtl, u128::from(ip.ttl()));
     let ff = ip.flags_frag();
     let mut frag = 0;
     if ff & (ipv4::FLAG_MF | ipv4::FRAG_OFFSET_MASK) != 0 {
@@ -288,12 +319,12 @@ fn extract_ipv4(
             frag |= FRAG_LATER;
         }
     }
-    key.set(Field::IpFrag, frag);
+    put(key, Field::IpFrag, frag);
     layout.l3 = L3Proto::Ipv4;
     layout.l4_offset = (off + hlen) as u32;
     layout.l3_end = (off + tot) as u32;
     if frag & FRAG_LATER != 0 {
-        return Ok(layout);
+        return Ok(());
     }
     let l4 = b.get(hlen..tot).unwrap_or_default();
     extract_l4(l4, proto, false, key, layout)
@@ -304,21 +335,20 @@ fn extract_ipv6(
     b: &[u8],
     off: usize,
     key: &mut FlowKey,
-    mut layout: Layout,
-) -> Result<Layout, ParseStop> {
-    let stop = |reason, layout| Err(ParseStop { reason, layout });
+    layout: &mut Layout,
+) -> Result<(), StopReason> {
     let Some(ip) = Ipv6Header::new_checked(b) else {
-        return stop(StopReason::TruncatedIpv6, layout);
+        return Err(StopReason::TruncatedIpv6);
     };
     if ip.version() != 6 {
-        return stop(StopReason::BadIpv6Header, layout);
+        return Err(StopReason::BadIpv6Header);
     }
     let end = ipv6::HEADER_LEN + ip.payload_len();
     let Some(packet) = b.get(..end) else {
-        return stop(StopReason::TruncatedIpv6, layout);
+        return Err(StopReason::TruncatedIpv6);
     };
-    key.set(Field::Ipv6Src, ip.src());
-    key.set(Field::Ipv6Dst, ip.dst());
+    put(key, Field::Ipv6Src, ip.src());
+    put(key, Field::Ipv6Dst, ip.dst());
     layout.l3 = L3Proto::Ipv6;
     layout.l3_end = (off + end) as u32;
 
@@ -332,7 +362,7 @@ fn extract_ipv6(
         let len = match nh {
             ipv6::NH_HOP_BY_HOP | ipv6::NH_ROUTING | ipv6::NH_DEST_OPTS | ipv6::NH_AUTH => {
                 let Some(&[next, hlen]) = rest.first_chunk::<2>() else {
-                    return stop(StopReason::TruncatedIpv6Ext, layout);
+                    return Err(StopReason::TruncatedIpv6Ext);
                 };
                 let len = if nh == ipv6::NH_AUTH {
                     (usize::from(hlen) + 2) * 4
@@ -340,7 +370,7 @@ fn extract_ipv6(
                     (usize::from(hlen) + 1) * 8
                 };
                 if rest.len() < len {
-                    return stop(StopReason::TruncatedIpv6Ext, layout);
+                    return Err(StopReason::TruncatedIpv6Ext);
                 }
                 // Segments left is byte 3 of a routing header (len ≥ 8 here).
                 if nh == ipv6::NH_ROUTING && rest.get(3).is_some_and(|&s| s != 0) {
@@ -351,7 +381,7 @@ fn extract_ipv6(
             }
             ipv6::NH_FRAGMENT => {
                 let Some(h) = rest.first_chunk::<{ ipv6::FRAGMENT_LEN }>() else {
-                    return stop(StopReason::TruncatedIpv6Ext, layout);
+                    return Err(StopReason::TruncatedIpv6Ext);
                 };
                 nh = h[0];
                 frag |= FRAG_ANY;
@@ -369,13 +399,13 @@ fn extract_ipv6(
         }
     }
     let tc = ip.traffic_class();
-    key.set(Field::IpProto, u128::from(nh));
-    key.set(Field::IpDscp, u128::from(tc >> 2));
-    key.set(Field::IpEcn, u128::from(tc & 3));
-    key.set(Field::IpTtl, u128::from(ip.hop_limit()));
-    key.set(Field::IpFrag, frag);
+    put(key, Field::IpProto, u128::from(nh));
+    put(key, Field::IpDscp, u128::from(tc >> 2));
+    put(key, Field::IpEcn, u128::from(tc & 3));
+    put(key, Field::IpTtl, u128::from(ip.hop_limit()));
+    put(key, Field::IpFrag, frag);
     if frag & FRAG_LATER != 0 {
-        return Ok(layout);
+        return Ok(());
     }
     let l4 = packet.get(at..).unwrap_or_default();
     extract_l4(l4, nh, true, key, layout)
@@ -387,69 +417,53 @@ fn extract_l4(
     proto: u8,
     v6: bool,
     key: &mut FlowKey,
-    mut layout: Layout,
-) -> Result<Layout, ParseStop> {
-    let (kind, min_len, src, dst) = match (proto, v6) {
-        (f::IP_PROTO_TCP, _) => (
-            L4Proto::Tcp,
-            l4::TCP_MIN_HEADER_LEN,
-            Field::TcpSrc,
-            Field::TcpDst,
-        ),
-        (f::IP_PROTO_UDP, _) => (
-            L4Proto::Udp,
-            l4::UDP_HEADER_LEN,
-            Field::UdpSrc,
-            Field::UdpDst,
-        ),
-        (f::IP_PROTO_SCTP, _) => (
-            L4Proto::Sctp,
-            l4::SCTP_HEADER_LEN,
-            Field::SctpSrc,
-            Field::SctpDst,
-        ),
-        (f::IP_PROTO_ICMP, false) => (
-            L4Proto::Icmpv4,
-            l4::ICMP_HEADER_LEN,
-            Field::Icmpv4Type,
-            Field::Icmpv4Code,
-        ),
-        (f::IP_PROTO_ICMPV6, true) => (
-            L4Proto::Icmpv6,
-            l4::ICMP_HEADER_LEN,
-            Field::Icmpv6Type,
-            Field::Icmpv6Code,
-        ),
-        _ => return Ok(layout),
+    layout: &mut Layout,
+) -> Result<(), StopReason> {
+    let (kind, min_len) = match (proto, v6) {
+        (f::IP_PROTO_TCP, _) => (L4Proto::Tcp, l4::TCP_MIN_HEADER_LEN),
+        (f::IP_PROTO_UDP, _) => (L4Proto::Udp, l4::UDP_HEADER_LEN),
+        (f::IP_PROTO_SCTP, _) => (L4Proto::Sctp, l4::SCTP_HEADER_LEN),
+        (f::IP_PROTO_ICMP, false) => (L4Proto::Icmpv4, l4::ICMP_HEADER_LEN),
+        (f::IP_PROTO_ICMPV6, true) => (L4Proto::Icmpv6, l4::ICMP_HEADER_LEN),
+        _ => return Ok(()),
     };
     let words = match L4Words::new_checked(b) {
         Some(w) if b.len() >= min_len => w,
-        _ => {
-            return Err(ParseStop {
-                reason: StopReason::TruncatedL4,
-                layout,
-            });
-        }
+        _ => return Err(StopReason::TruncatedL4),
     };
     if kind == L4Proto::Tcp {
         let doff = b
             .get(l4::field::TCP_DATA_OFFSET)
             .map_or(0, |&x| usize::from(x >> 4) * 4);
         if doff < l4::TCP_MIN_HEADER_LEN || doff > b.len() {
-            return Err(ParseStop {
-                reason: StopReason::BadTcpHeader,
-                layout,
-            });
+            return Err(StopReason::BadTcpHeader);
         }
     }
-    if matches!(kind, L4Proto::Icmpv4 | L4Proto::Icmpv6) {
-        let [t, c] = words.word0().to_be_bytes();
-        key.set(src, u128::from(t));
-        key.set(dst, u128::from(c));
-    } else {
-        key.set(src, u128::from(words.word0()));
-        key.set(dst, u128::from(words.word1()));
+    // Constant fields in every call, so each `put` compiles to a shift and a store.
+    let (w0, w1) = (u128::from(words.word0()), u128::from(words.word1()));
+    match kind {
+        L4Proto::Tcp => {
+            put(key, Field::TcpSrc, w0);
+            put(key, Field::TcpDst, w1);
+        }
+        L4Proto::Udp => {
+            put(key, Field::UdpSrc, w0);
+            put(key, Field::UdpDst, w1);
+        }
+        L4Proto::Sctp => {
+            put(key, Field::SctpSrc, w0);
+            put(key, Field::SctpDst, w1);
+        }
+        L4Proto::Icmpv4 => {
+            put(key, Field::Icmpv4Type, w0 >> 8);
+            put(key, Field::Icmpv4Code, w0 & 0xff);
+        }
+        L4Proto::Icmpv6 => {
+            put(key, Field::Icmpv6Type, w0 >> 8);
+            put(key, Field::Icmpv6Code, w0 & 0xff);
+        }
+        L4Proto::None => {}
     }
     layout.l4 = kind;
-    Ok(layout)
+    Ok(())
 }

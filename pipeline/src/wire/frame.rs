@@ -3,8 +3,8 @@
 /// A packet occupying `buf[start..start + len]` of a larger caller-owned buffer.
 ///
 /// The bytes before `start` are headroom: [`Frame::push_front`] grows the packet into them
-/// without copying the payload or allocating (an AF_XDP frame has 256 bytes of it;
-/// `push_vlan` needs 4). The invariant `start + len <= buf.len()` is checked by
+/// without copying the payload or allocating (the datapath reserves headroom in each AF_XDP
+/// frame; `push_vlan` needs 4 bytes of it). The invariant `start + len <= buf.len()` is checked by
 /// [`Frame::new`] and kept by every method, so no accessor panics.
 #[derive(Debug)]
 pub struct Frame<'a> {
