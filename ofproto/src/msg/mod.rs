@@ -194,3 +194,8 @@ impl Message {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod golden;
+#[cfg(test)]
+mod tests;
