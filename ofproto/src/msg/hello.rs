@@ -74,11 +74,13 @@ impl Hello {
             e.skip(4)?;
             let data = e.rest();
             elements.push(match elem_type {
-                OFPHET_VERSIONBITMAP if data.len().is_multiple_of(4) => HelloElement::VersionBitmap(
-                    data.chunks_exact(4)
-                        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                        .collect(),
-                ),
+                OFPHET_VERSIONBITMAP if data.len().is_multiple_of(4) => {
+                    HelloElement::VersionBitmap(
+                        data.chunks_exact(4)
+                            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                            .collect(),
+                    )
+                }
                 _ => HelloElement::Unknown {
                     elem_type,
                     data: data.to_vec(),
