@@ -8,6 +8,17 @@
 //! Only version 0x04 is accepted, except for HELLO (version negotiation: any version, with or
 //! without a bitmap), and ERROR and ECHO, which a peer may send before or regardless of
 //! negotiation. [`encode`] always writes version 0x04.
+//!
+//! ## Round trips
+//!
+//! `decode(encode(m)) == m` for every message, and `encode(decode(b)) == b` for every `b` in
+//! canonical form: everything `ovs-ofctl` 3.1 and os-ken send, and everything [`encode`] writes.
+//! Decoding is lenient where OpenFlow lets senders vary, and those inputs re-encode canonically:
+//! non-zero padding bytes become zeros; an OXM with `hasmask` and an all-ones mask becomes an
+//! exact match, and one with an all-zero mask disappears; a field sent in its other class (NXM
+//! for one that has an OpenFlow basic header in a match, or the reverse in move/load) comes back
+//! in the preferred class ([`crate::oxm`]); NXAST_RESUBMIT_TABLE with table 255 becomes
+//! NXAST_RESUBMIT; a flow-stats `duration_nsec` of a second or more is carried into seconds.
 
 use crate::error::DecodeError;
 use crate::msg::Message;

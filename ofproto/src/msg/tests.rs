@@ -1259,3 +1259,32 @@ proptest! {
         prop_assert_eq!(encode(&m, 7), b);
     }
 }
+
+/// The match generator is not degenerate: it yields masked fields, fields with prerequisites and
+/// NXM-only fields.
+#[test]
+fn match_generator_covers_interesting_matches() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut masked, mut prereq, mut nxm, mut total) = (0, 0, 0, 0);
+    for _ in 0..500 {
+        let m = arb_match().new_tree(&mut runner).unwrap().current();
+        total += m.fields().len();
+        masked += m.fields().iter().filter(|f| !f.is_exact()).count();
+        prereq += m
+            .fields()
+            .iter()
+            .filter(|f| f.field.info().prerequisite != wyvern_pipeline::field::Prerequisite::None)
+            .count();
+        nxm += m
+            .fields()
+            .iter()
+            .filter(|f| crate::oxm::oxm_header(f.field).class() != 0x8000)
+            .count();
+    }
+    assert!(
+        total > 1000 && masked > 100 && prereq > 100 && nxm > 50,
+        "{total} {masked} {prereq} {nxm}"
+    );
+}
