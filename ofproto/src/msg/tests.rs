@@ -1288,3 +1288,23 @@ fn match_generator_covers_interesting_matches() {
         "{total} {masked} {prereq} {nxm}"
     );
 }
+
+#[test]
+fn hello_of_any_version_decodes_other_messages_need_1_3() {
+    // ovs-ofctl without -O: OF1.0 HELLO, no elements.
+    let (h, m) = decode(&bytes("0100000800000001")).unwrap();
+    assert_eq!((h.version, m), (1, Message::Hello(Hello::default())));
+    // A bitmap offering 1.0 and 1.3 (OVS's own HELLO).
+    let (_, m) = decode(&bytes("0400001000000009 0001000800000012")).unwrap();
+    let Message::Hello(hello) = m else { panic!() };
+    assert_eq!(hello.versions(), Some(vec![1, 4]));
+    // ECHO in another version is tolerated; BARRIER is not.
+    assert!(decode(&bytes("0102000800000001")).is_ok());
+    assert_eq!(
+        decode(&bytes("0114000800000001"))
+            .map(|_| ())
+            .unwrap_err()
+            .type_code(),
+        (1, 0)
+    );
+}
