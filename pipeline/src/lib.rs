@@ -19,6 +19,7 @@
 pub mod action;
 pub mod cache;
 pub mod classifier;
+pub mod dvr;
 pub mod execute;
 pub mod field;
 pub mod flow;
