@@ -35,6 +35,7 @@
 
 #[allow(unsafe_code)]
 pub mod afxdp;
+pub mod bridge;
 pub mod counters;
 pub mod loopback;
 pub mod packet;
@@ -43,7 +44,13 @@ pub mod port;
 mod sys;
 pub mod tap;
 pub mod vxlan;
+pub mod workers;
 
+pub use bridge::{
+    Bridge, BridgeConfig, BridgeError, InjectKick, OFPP_LOCAL, PortConfig, PortEvent, PortInfo,
+    PortKind, PortReason, PortSpec, PortType,
+};
 pub use counters::{DropReason, PortCounters};
 pub use packet::{Burst, HEADROOM, MAX_FRAME_LEN, PacketBuf, PacketMeta, TunnelMeta};
 pub use port::{MacAddr, Port, PortError, Result};
+pub use workers::WorkerStats;
