@@ -16,7 +16,7 @@
 //!   inbox ([`crossbeam::queue::ArrayQueue`]); buffers travel with it and come back through
 //!   the owner's buffer pool, so nothing is allocated per frame.
 //! - What the control side reads while traffic flows (counters, link state, configuration)
-//!   lives in per-port atomics the owning worker publishes ([`PortShared`]); reading it never
+//!   lives in per-port atomics the owning worker publishes (`PortShared`); reading it never
 //!   stops a worker.
 //! - The pipeline's port list (for FLOOD, ALL and NORMAL) is rewritten from the bridge's port
 //!   table on every change ([`Pipeline::set_ports`], which also forgets MAC entries on ports
