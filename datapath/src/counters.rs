@@ -32,11 +32,14 @@ pub enum DropReason {
     NoTunnelDst,
     /// A frame that was split over several buffers (multi-buffer XDP); not supported.
     Fragmented,
+    /// The bridge dropped the frame because the port is configured not to take it
+    /// (OpenFlow `OFPPC_PORT_DOWN`, `OFPPC_NO_RECV` on receive, `OFPPC_NO_FWD` on transmit).
+    AdminDown,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     /// Every reason, in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -50,6 +53,7 @@ impl DropReason {
         DropReason::VxlanBadFlags,
         DropReason::NoTunnelDst,
         DropReason::Fragmented,
+        DropReason::AdminDown,
     ];
 
     /// Short snake_case name, for statistics output.
@@ -65,6 +69,7 @@ impl DropReason {
             DropReason::VxlanBadFlags => "vxlan_bad_flags",
             DropReason::NoTunnelDst => "no_tunnel_dst",
             DropReason::Fragmented => "fragmented",
+            DropReason::AdminDown => "admin_down",
         }
     }
 }

@@ -22,7 +22,8 @@ pub const DEFAULT_DEPTH: usize = 256;
 struct Channel {
     queue: VecDeque<PacketBuf>,
     free: Vec<PacketBuf>,
-    waker: Option<mio::Waker>,
+    /// Write end of the receiving port's notification pipe (while it is registered).
+    notify: Option<mio::unix::pipe::Sender>,
     /// Whether the receiving end is up.
     up: bool,
 }
@@ -32,7 +33,7 @@ impl Channel {
         Self {
             queue: VecDeque::with_capacity(depth),
             free: (0..depth).map(|_| PacketBuf::new()).collect(),
-            waker: None,
+            notify: None,
             up: true,
         }
     }
@@ -55,6 +56,8 @@ pub struct LoopbackPort {
     /// Frames this end sends.
     outbound: Arc<Mutex<Channel>>,
     counters: PortCounters,
+    /// Read end of the notification pipe, registered with a mio registry.
+    notified: Option<mio::unix::pipe::Receiver>,
 }
 
 impl LoopbackPort {
@@ -74,6 +77,7 @@ impl LoopbackPort {
             inbound: Arc::clone(inbound),
             outbound: Arc::clone(outbound),
             counters: PortCounters::default(),
+            notified: None,
         };
         (mk(a, 1, &b_to_a, &a_to_b), mk(b, 2, &a_to_b, &b_to_a))
     }
@@ -108,6 +112,11 @@ impl Port for LoopbackPort {
     }
 
     fn recv_burst(&mut self, out: &mut Burst) -> Result<usize> {
+        if let Some(pipe) = &mut self.notified {
+            // Drain the notifications (edge-triggered: the next send must make a new edge).
+            let mut sink = [0u8; 64];
+            while matches!(io::Read::read(pipe, &mut sink), Ok(n) if n > 0) {}
+        }
         let mut ch = lock(&self.inbound);
         let mut n = 0;
         while !out.is_full() {
@@ -153,9 +162,10 @@ impl Port for LoopbackPort {
             ch.queue.push_back(buf);
             sent += 1;
         }
-        if let (true, Some(w)) = (sent > 0, &ch.waker) {
-            // A failed wake only delays the peer until its next poll timeout.
-            let _ = w.wake();
+        if let (true, Some(w)) = (sent > 0, &mut ch.notify) {
+            // A full pipe already holds a pending notification; another error only delays
+            // the peer until its next poll timeout.
+            let _ = io::Write::write(w, &[1]);
         }
         Ok(sent)
     }
@@ -164,19 +174,26 @@ impl Port for LoopbackPort {
         None
     }
 
+    /// Registers the read end of a notification pipe the peer writes a byte to after each
+    /// burst (a pipe rather than a [`mio::Waker`]: a `Poll` may have only one waker).
     fn register(&mut self, registry: &mio::Registry, token: mio::Token) -> io::Result<()> {
-        let waker = mio::Waker::new(registry, token)?;
+        let (mut tx, mut rx) = mio::unix::pipe::new()?;
+        registry.register(&mut rx, token, mio::Interest::READABLE)?;
         let mut ch = lock(&self.inbound);
         if !ch.queue.is_empty() {
-            waker.wake()?;
+            io::Write::write(&mut tx, &[1])?;
         }
-        ch.waker = Some(waker);
+        ch.notify = Some(tx);
+        self.notified = Some(rx);
         Ok(())
     }
 
-    fn deregister(&mut self, _registry: &mio::Registry) -> io::Result<()> {
-        lock(&self.inbound).waker = None;
-        Ok(())
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        lock(&self.inbound).notify = None;
+        match self.notified.take() {
+            Some(mut rx) => registry.deregister(&mut rx),
+            None => Ok(()),
+        }
     }
 
     fn counters(&self) -> PortCounters {

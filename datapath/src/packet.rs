@@ -10,6 +10,8 @@
 
 use std::net::Ipv4Addr;
 
+use wyvern_pipeline::wire::Frame;
+
 /// Bytes reserved in front of every received frame: room for an outer Ethernet (14), IPv4 (20),
 /// UDP (8) and VXLAN (8) header (50 bytes), a pushed VLAN tag (4) and more.
 pub const HEADROOM: usize = 128;
@@ -193,6 +195,30 @@ impl PacketBuf {
         self.end = self.start + len.min(self.room());
     }
 
+    /// The frame as the pipeline sees it: a [`Frame`] over this buffer, headroom included, so
+    /// actions can push headers in place. Read the result back with [`PacketBuf::set_window`].
+    pub fn frame(&mut self) -> Frame<'_> {
+        let (start, len) = (self.start, self.len());
+        match Frame::new(&mut self.buf, start, len) {
+            Some(frame) => frame,
+            // Every method keeps `start <= end <= buf.len()`, which is all `Frame::new` checks.
+            None => unreachable!("PacketBuf keeps its frame inside its buffer"),
+        }
+    }
+
+    /// Set the frame to `buf[start..start + len]` (the window a [`Frame`] ended with); false
+    /// (and nothing changed) if that is outside the buffer.
+    pub fn set_window(&mut self, start: usize, len: usize) -> bool {
+        match start.checked_add(len) {
+            Some(end) if end <= self.buf.len() => {
+                self.start = start;
+                self.end = end;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Insert an 802.1Q tag (TPID 0x8100, `tci`) after the MAC addresses, moving only the 12
     /// address bytes into the headroom. False if the frame has no Ethernet header or there is
     /// no headroom.
@@ -352,6 +378,20 @@ mod tests {
         let slot = b.next_slot().unwrap();
         assert!(slot.is_empty());
         assert_eq!(slot.headroom(), HEADROOM);
+    }
+
+    #[test]
+    fn frame_window_round_trips() {
+        let mut p = PacketBuf::from_slice(&[1, 2, 3, 4]);
+        let mut f = p.frame();
+        assert_eq!(f.bytes(), &[1, 2, 3, 4]);
+        assert!(f.push_front(2));
+        let (start, len) = (f.headroom(), f.len());
+        assert!(p.set_window(start, len));
+        assert_eq!(p.len(), 6);
+        assert_eq!(&p.data()[2..], &[1, 2, 3, 4]);
+        assert!(!p.set_window(usize::MAX, 2));
+        assert!(!p.set_window(0, HEADROOM + MAX_FRAME_LEN + 1));
     }
 
     #[test]

@@ -265,3 +265,126 @@ pub fn icmp_echo_reply(req: &[u8], mac: MacAddr, ip: Ipv4Addr) -> Option<Vec<u8>
     r[icmp + 2..icmp + 4].copy_from_slice(&c.to_be_bytes());
     Some(r)
 }
+
+/// Run `ip netns exec NS CMD ARGS...`; returns (success, stdout + stderr).
+pub fn netns_exec(ns: &str, cmd: &[&str]) -> (bool, String) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(cmd)
+        .output()
+        .expect("run ip netns exec");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `ping -c COUNT -i 0.1 -W 2 DST` from namespace `ns`; (success, output).
+pub fn ping(ns: &str, dst: &str, count: u32) -> (bool, String) {
+    let count = count.to_string();
+    netns_exec(
+        ns,
+        &[
+            "ping", "-n", "-q", "-c", &count, "-i", "0.1", "-W", "2", dst,
+        ],
+    )
+}
+
+/// Ping until one reply arrives (the first ones may be lost while ports come up), up to
+/// `tries` times; true if one did.
+pub fn ping_until(ns: &str, dst: &str, tries: u32) -> bool {
+    (0..tries).any(|_| ping(ns, dst, 1).0)
+}
+
+/// Send `bytes` bytes over TCP from namespace `client_ns` to `server:port` in namespace
+/// `server_ns` (a tiny Rust server and client; the server answers with the count it read).
+/// Returns the count the server reports.
+pub fn tcp_transfer(
+    server_ns: &str,
+    server: Ipv4Addr,
+    port: u16,
+    client_ns: &str,
+    bytes: usize,
+) -> std::io::Result<u64> {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+    let addr = SocketAddr::from((server, port));
+    let listener = in_netns(server_ns, || TcpListener::bind(addr))?;
+    listener.set_nonblocking(true)?;
+    let server_thread = std::thread::spawn(move || -> std::io::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut conn = loop {
+            match listener.accept() {
+                Ok((c, _)) => break c,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if Instant::now() > deadline {
+                        return Err(e);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        conn.set_nonblocking(false)?;
+        conn.set_read_timeout(Some(Duration::from_secs(20)))?;
+        let mut total = 0u64;
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let n = conn.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+        }
+        conn.write_all(&total.to_be_bytes())
+    });
+    let mut client = in_netns(client_ns, || {
+        TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+    })?;
+    client.set_write_timeout(Some(Duration::from_secs(20)))?;
+    client.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let chunk: Vec<u8> = (0..65536u32).map(|i| i as u8).collect();
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        client.write_all(&chunk[..n])?;
+        left -= n;
+    }
+    client.shutdown(Shutdown::Write)?;
+    let mut count = [0u8; 8];
+    client.read_exact(&mut count)?;
+    server_thread
+        .join()
+        .map_err(|_| std::io::Error::other("server thread panicked"))??;
+    Ok(u64::from_be_bytes(count))
+}
+
+/// The flows `texts`, added to a new pipeline.
+pub fn pipeline_with(texts: &[&str]) -> std::sync::Arc<wyvern_pipeline::Pipeline> {
+    use wyvern_pipeline::flow::FlowModCommand;
+    let p = wyvern_pipeline::Pipeline::new(wyvern_pipeline::PipelineConfig::default());
+    let mods: Vec<_> = texts
+        .iter()
+        .map(|t| wyvern_pipeline::text::parse_flow(t, FlowModCommand::Add).expect("flow"))
+        .collect();
+    p.apply(&mods).expect("apply flows");
+    p
+}
+
+/// Whether link `name` exists in namespace `ns` (`None`: the root namespace); its
+/// `ip -d link show` output.
+pub fn link_show(ns: Option<&str>, name: &str) -> Option<String> {
+    let mut cmd = Command::new("ip");
+    if let Some(ns) = ns {
+        cmd.args(["-n", ns]);
+    }
+    let out = cmd
+        .args(["-d", "link", "show", "dev", name])
+        .output()
+        .expect("run ip");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
