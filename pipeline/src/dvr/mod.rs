@@ -4,6 +4,7 @@
 //! [`Stage`] declares every table of the pipeline once, with its number and purpose; nothing
 //! else in wyvern writes a DVR table number.
 
+pub mod compile;
 pub mod topology;
 
 /// One table of the DVR pipeline (the numbers Dragonflow's blog-era `br-int` used).

@@ -139,7 +139,9 @@ pub enum TopologyError {
         name: String,
     },
     /// Not an `a.b.c.d/len` subnet.
-    #[error("network \"{network}\": \"{cidr}\" is not a subnet (write a.b.c.d/len with no host bits)")]
+    #[error(
+        "network \"{network}\": \"{cidr}\" is not a subnet (write a.b.c.d/len with no host bits)"
+    )]
     BadCidr { network: String, cidr: String },
     /// Not a MAC address (or a multicast one).
     #[error("{owner}: \"{mac}\" is not a unicast MAC address (write aa:bb:cc:dd:ee:ff)")]
@@ -160,7 +162,11 @@ pub enum TopologyError {
     },
     /// Two subnets a router connects overlap.
     #[error("router \"{router}\": subnets {a} and {b} overlap")]
-    OverlappingSubnets { router: String, a: String, b: String },
+    OverlappingSubnets {
+        router: String,
+        a: String,
+        b: String,
+    },
     /// A MAC or IP used twice in one network.
     #[error("network \"{network}\": {what} {value} is used by both {first} and {second}")]
     DuplicateAddress {
@@ -201,7 +207,11 @@ impl Cidr {
 
     /// The netmask as an integer.
     pub fn mask(&self) -> u32 {
-        if self.len == 0 { 0 } else { u32::MAX << (32 - u32::from(self.len)) }
+        if self.len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.len))
+        }
     }
 
     /// True when `ip` is inside.
@@ -317,9 +327,9 @@ impl Topology {
             let mut attached: Vec<(Cidr, &str)> = Vec::new();
             for i in &r.interfaces {
                 let owner = format!("router \"{}\" interface on \"{}\"", r.name, i.network);
-                let cidrs = subnets
-                    .get(i.network.as_str())
-                    .ok_or_else(|| unknown(format!("router \"{}\"", r.name), "network", &i.network))?;
+                let cidrs = subnets.get(i.network.as_str()).ok_or_else(|| {
+                    unknown(format!("router \"{}\"", r.name), "network", &i.network)
+                })?;
                 let mac = parse_unicast_mac(&i.mac).ok_or_else(|| TopologyError::BadMac {
                     owner: owner.clone(),
                     mac: i.mac.clone(),
@@ -331,12 +341,17 @@ impl Topology {
                         second: owner,
                     });
                 }
-                let cidr = cidrs.iter().find(|c| c.contains(i.ip)).ok_or_else(|| TopologyError::IpOutsideSubnet {
-                    owner: owner.clone(),
-                    ip: i.ip,
-                    network: i.network.clone(),
+                let cidr = cidrs.iter().find(|c| c.contains(i.ip)).ok_or_else(|| {
+                    TopologyError::IpOutsideSubnet {
+                        owner: owner.clone(),
+                        ip: i.ip,
+                        network: i.network.clone(),
+                    }
                 })?;
-                if let Some((other, _)) = attached.iter().find(|(c, net)| c.overlaps(cidr) && *net != i.network) {
+                if let Some((other, _)) = attached
+                    .iter()
+                    .find(|(c, net)| c.overlaps(cidr) && *net != i.network)
+                {
                     return Err(TopologyError::OverlappingSubnets {
                         router: r.name.clone(),
                         a: other.to_string(),
@@ -349,7 +364,11 @@ impl Topology {
         Ok(())
     }
 
-    fn check_ports(&self, subnets: &HashMap<&str, Vec<Cidr>>, local: Option<&str>) -> Result<(), TopologyError> {
+    fn check_ports(
+        &self,
+        subnets: &HashMap<&str, Vec<Cidr>>,
+        local: Option<&str>,
+    ) -> Result<(), TopologyError> {
         // (network, value) -> first owner, for MACs and IPs, including router interfaces.
         let mut macs: HashMap<(&str, u64), String> = HashMap::new();
         let mut ips: HashMap<(&str, Ipv4Addr), String> = HashMap::new();
@@ -412,11 +431,17 @@ impl Topology {
     }
 }
 
-fn unique<'a>(kind: &'static str, names: impl Iterator<Item = &'a String>) -> Result<(), TopologyError> {
+fn unique<'a>(
+    kind: &'static str,
+    names: impl Iterator<Item = &'a String>,
+) -> Result<(), TopologyError> {
     let mut seen = HashSet::new();
     for n in names {
         if !seen.insert(n) {
-            return Err(TopologyError::DuplicateName { kind, name: n.clone() });
+            return Err(TopologyError::DuplicateName {
+                kind,
+                name: n.clone(),
+            });
         }
     }
     Ok(())
@@ -431,11 +456,11 @@ fn unknown(from: String, kind: &'static str, name: &str) -> TopologyError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The blog's lab: two networks on one router, one VM on each, one chassis.
-    pub(crate) const BLOG: &str = r#"
+    pub const BLOG: &str = r#"
         [[chassis]]
         name = "node1"
         vtep = "192.168.50.1"
@@ -498,14 +523,32 @@ mod tests {
 
     #[test]
     fn each_bad_case_has_its_error() {
-        assert!(matches!(broken(|t| t.ports[0].network = "net9".into()), TopologyError::UnknownReference { kind: "network", .. }));
-        assert!(matches!(broken(|t| t.ports[0].chassis = "node9".into()), TopologyError::UnknownReference { kind: "chassis", .. }));
-        assert!(matches!(broken(|t| t.routers[0].interfaces[0].network = "net9".into()), TopologyError::UnknownReference { .. }));
+        assert!(matches!(
+            broken(|t| t.ports[0].network = "net9".into()),
+            TopologyError::UnknownReference {
+                kind: "network",
+                ..
+            }
+        ));
+        assert!(matches!(
+            broken(|t| t.ports[0].chassis = "node9".into()),
+            TopologyError::UnknownReference {
+                kind: "chassis",
+                ..
+            }
+        ));
+        assert!(matches!(
+            broken(|t| t.routers[0].interfaces[0].network = "net9".into()),
+            TopologyError::UnknownReference { .. }
+        ));
         assert!(matches!(
             broken(|t| t.networks[1].subnets[0].cidr = "10.1.0.0/16".into()),
             TopologyError::OverlappingSubnets { .. } | TopologyError::IpOutsideSubnet { .. }
         ));
-        assert!(matches!(broken(|t| t.ports[0].ips[0] = "10.9.0.5".parse().unwrap()), TopologyError::IpOutsideSubnet { .. }));
+        assert!(matches!(
+            broken(|t| t.ports[0].ips[0] = "10.9.0.5".parse().unwrap()),
+            TopologyError::IpOutsideSubnet { .. }
+        ));
         assert!(matches!(
             broken(|t| {
                 let mut p = t.ports[0].clone();
@@ -524,15 +567,30 @@ mod tests {
             }),
             TopologyError::DuplicateAddress { what: "IP", .. }
         ));
-        assert!(matches!(broken(|t| t.networks[1].segmentation_id = 0x1f42), TopologyError::BadSegmentationId { .. }));
-        assert!(matches!(broken(|t| t.networks[1].segmentation_id = 0x100_0000), TopologyError::BadSegmentationId { .. }));
+        assert!(matches!(
+            broken(|t| t.networks[1].segmentation_id = 0x1f42),
+            TopologyError::BadSegmentationId { .. }
+        ));
+        assert!(matches!(
+            broken(|t| t.networks[1].segmentation_id = 0x100_0000),
+            TopologyError::BadSegmentationId { .. }
+        ));
         assert!(matches!(
             broken(|t| t.routers[0].interfaces[1].mac = "fa:16:3e:c0:8d:8b".into()),
             TopologyError::RouterMacReused { .. }
         ));
-        assert!(matches!(broken(|t| t.ports[0].mac = "01:00:5e:00:00:01".into()), TopologyError::BadMac { .. }));
-        assert!(matches!(broken(|t| t.ports[0].interface = None), TopologyError::LocalPortIncomplete { .. }));
-        assert!(matches!(broken(|t| t.networks[0].subnets[0].cidr = "10.1.0.1/24".into()), TopologyError::BadCidr { .. }));
+        assert!(matches!(
+            broken(|t| t.ports[0].mac = "01:00:5e:00:00:01".into()),
+            TopologyError::BadMac { .. }
+        ));
+        assert!(matches!(
+            broken(|t| t.ports[0].interface = None),
+            TopologyError::LocalPortIncomplete { .. }
+        ));
+        assert!(matches!(
+            broken(|t| t.networks[0].subnets[0].cidr = "10.1.0.1/24".into()),
+            TopologyError::BadCidr { .. }
+        ));
     }
 
     #[test]
@@ -552,7 +610,10 @@ mod tests {
                 mac: "fa:16:3e:00:00:33".into(),
             });
         });
-        assert!(matches!(err, TopologyError::OverlappingSubnets { .. }), "{err}");
+        assert!(
+            matches!(err, TopologyError::OverlappingSubnets { .. }),
+            "{err}"
+        );
     }
 
     #[test]
