@@ -5,6 +5,7 @@
 //! else in wyvern writes a DVR table number.
 
 pub mod compile;
+pub mod controller;
 pub mod topology;
 
 /// One table of the DVR pipeline (the numbers Dragonflow's blog-era `br-int` used).

@@ -460,48 +460,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// The blog's lab: two networks on one router, one VM on each, one chassis.
-    pub const BLOG: &str = r#"
-        [[chassis]]
-        name = "node1"
-        vtep = "192.168.50.1"
-
-        [[network]]
-        name = "net1"
-        segmentation_id = 0x1f42
-        subnets = [{ cidr = "10.1.0.0/24", gateway = "10.1.0.1" }]
-
-        [[network]]
-        name = "net2"
-        segmentation_id = 0x1f43
-        subnets = [{ cidr = "10.2.0.0/24", gateway = "10.2.0.1" }]
-
-        [[router]]
-        name = "r1"
-        interfaces = [
-          { network = "net1", ip = "10.1.0.1", mac = "fa:16:3e:c0:8d:8b" },
-          { network = "net2", ip = "10.2.0.1", mac = "fa:16:3e:c5:02:4d" },
-        ]
-
-        [[port]]
-        name = "vm1"
-        network = "net1"
-        mac = "fa:16:3e:00:17:e6"
-        ips = ["10.1.0.5"]
-        chassis = "node1"
-        interface = "vm1-br"
-        type = "afxdp"
-        ofport = 11
-
-        [[port]]
-        name = "vm2"
-        network = "net2"
-        mac = "fa:16:3e:cf:4b:ed"
-        ips = ["10.2.0.5"]
-        chassis = "node1"
-        interface = "vm2-br"
-        type = "afxdp"
-        ofport = 12
-    "#;
+    pub const BLOG: &str = include_str!("../../../examples/blog-lab.toml");
 
     fn blog() -> Topology {
         Topology::from_toml(BLOG, "blog.toml").unwrap()

@@ -1,0 +1,238 @@
+//! The built-in DVR pipeline and reactive L3 controller on the blog's topology, with real
+//! frames through a packet worker (no root needed; the namespace lab runs the same code).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wyvern_pipeline::dvr::compile::{CompileInput, L3Mode, compile};
+use wyvern_pipeline::dvr::controller::{L3Config, L3Controller, Outcome, route_cookie};
+use wyvern_pipeline::dvr::topology::Topology;
+use wyvern_pipeline::field::Field;
+use wyvern_pipeline::key::FlowKey;
+use wyvern_pipeline::wire::{self, Frame, build};
+use wyvern_pipeline::{
+    EmitData, FlowFilter, PacketMeta, Pipeline, PipelineConfig, PipelinePort, RxPacket, Verdicts,
+    Worker,
+};
+
+const TOPOLOGY: &str = include_str!("../examples/blog-lab.toml");
+const VM1: [u8; 6] = [0xfa, 0x16, 0x3e, 0x00, 0x17, 0xe6];
+const VM2: [u8; 6] = [0xfa, 0x16, 0x3e, 0xcf, 0x4b, 0xed];
+const R1_NET1: [u8; 6] = [0xfa, 0x16, 0x3e, 0xc0, 0x8d, 0x8b];
+const R1_NET2: [u8; 6] = [0xfa, 0x16, 0x3e, 0xc5, 0x02, 0x4d];
+const VM1_IP: [u8; 4] = [10, 1, 0, 5];
+const VM2_IP: [u8; 4] = [10, 2, 0, 5];
+
+struct Lab {
+    pipeline: Arc<Pipeline>,
+    worker: Worker,
+    l3: L3Controller,
+}
+
+fn lab(mode: L3Mode) -> Lab {
+    let topo = Arc::new(Topology::from_toml(TOPOLOGY, "blog-lab.toml").unwrap());
+    topo.validate(Some("node1")).unwrap();
+    let ofports: HashMap<String, u32> = [("vm1".to_string(), 11), ("vm2".to_string(), 12)].into();
+    let input = CompileInput {
+        chassis: "node1",
+        ofports: ofports.clone(),
+        tunnel_port: None,
+        l3_mode: mode,
+    };
+    let pipeline = Pipeline::new(PipelineConfig::default());
+    pipeline.apply(&compile(&topo, &input).unwrap()).unwrap();
+    pipeline.set_ports(
+        [11, 12]
+            .into_iter()
+            .map(|no| PipelinePort {
+                no,
+                network: 0,
+                no_flood: false,
+                down: false,
+            })
+            .collect(),
+    );
+    let worker = pipeline.worker();
+    let l3 = L3Controller::new(topo, "node1", ofports, None, L3Config::default());
+    Lab {
+        pipeline,
+        worker,
+        l3,
+    }
+}
+
+impl Lab {
+    /// Sends a frame in; runs the controller on any packet-ins; returns what left the switch
+    /// (worker outputs, then frames the controller injected).
+    fn send(&mut self, in_port: u32, frame: &[u8]) -> (Vec<(u32, Vec<u8>)>, Vec<Outcome>) {
+        let mut buf = vec![0u8; 64 + frame.len()];
+        buf[64..].copy_from_slice(frame);
+        let mut out = Verdicts::default();
+        let mut batch = [RxPacket {
+            frame: Frame::new(&mut buf, 64, frame.len()).unwrap(),
+            in_port,
+            meta: PacketMeta::default(),
+        }];
+        self.worker.process(&mut batch, &mut out);
+        let fin = batch[0].frame.bytes().to_vec();
+        let mut sent: Vec<(u32, Vec<u8>)> = out
+            .emits
+            .iter()
+            .map(|e| {
+                let b = match e.data {
+                    EmitData::Frame => fin.clone(),
+                    d => out.copy_bytes(d).unwrap().to_vec(),
+                };
+                (e.port, b)
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        while let Some(pin) = self.pipeline.next_packet_in() {
+            outcomes.push(self.l3.handle(&self.pipeline, &pin));
+        }
+        while let Some(i) = self.pipeline.take_injected() {
+            sent.push((i.port, i.data));
+        }
+        (sent, outcomes)
+    }
+}
+
+fn icmp(src: ([u8; 6], [u8; 4]), dst: ([u8; 6], [u8; 4]), ttl: u8) -> Vec<u8> {
+    let mut b = vec![0u8; 98];
+    let spec = build::Ipv4Spec {
+        src_mac: src.0,
+        dst_mac: dst.0,
+        src_ip: src.1,
+        dst_ip: dst.1,
+        ttl,
+    };
+    let n = build::icmp4_echo(&mut b, &spec, false, 7, 1, 56).unwrap();
+    b.truncate(n);
+    b
+}
+
+fn key(frame: &[u8]) -> FlowKey {
+    let mut k = FlowKey::default();
+    let _ = wire::extract(frame, 0, &mut k);
+    k
+}
+
+fn mac(m: [u8; 6]) -> u128 {
+    m.iter().fold(0, |a, b| (a << 8) | u128::from(*b))
+}
+
+fn learned(p: &Pipeline) -> Vec<wyvern_pipeline::flow::FlowStats> {
+    p.dump_flows(&FlowFilter {
+        table: 52,
+        cookie: 0xd1 << 56,
+        cookie_mask: 0xff << 56,
+        ..FlowFilter::default()
+    })
+}
+
+#[test]
+fn first_routed_ping_is_delivered_and_two_flows_are_learned() {
+    let mut lab = lab(L3Mode::Reactive);
+    let ping = icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64);
+    let (sent, outcomes) = lab.send(12, &ping);
+    assert_eq!(outcomes, vec![Outcome::Routed { flows: 2 }]);
+    assert_eq!(sent.len(), 1, "the first packet is not lost");
+    assert_eq!(sent[0].0, 11);
+    let k = key(&sent[0].1);
+    assert_eq!(k.get(Field::IpTtl), 63);
+    assert_eq!(
+        k.get(Field::EthSrc),
+        mac(R1_NET1),
+        "the router's MAC on the destination network"
+    );
+    assert_eq!(k.get(Field::EthDst), mac(VM1));
+
+    let flows = learned(&lab.pipeline);
+    assert_eq!(flows.len(), 2);
+    let text: Vec<String> = flows
+        .iter()
+        .map(|f| wyvern_pipeline::text::format_spec(&f.spec))
+        .collect();
+    assert!(text.iter().any(|t| t.contains(
+        "idle_timeout=300, priority=100,ip,metadata=0x1f43,in_port=12,dl_src=fa:16:3e:cf:4b:ed,dl_dst=fa:16:3e:c5:02:4d,nw_src=10.2.0.5,nw_dst=10.1.0.5 actions=dec_ttl,set_field:fa:16:3e:c0:8d:8b->eth_src,set_field:fa:16:3e:00:17:e6->eth_dst,output:11"
+    )), "{text:#?}");
+    assert!(text.iter().any(|t| t.contains("in_port=11,dl_src=fa:16:3e:00:17:e6,dl_dst=fa:16:3e:c0:8d:8b,nw_src=10.1.0.5,nw_dst=10.2.0.5")), "{text:#?}");
+
+    // The second packet and the reply need no controller.
+    let (sent, outcomes) = lab.send(12, &ping);
+    assert!(outcomes.is_empty());
+    assert_eq!(sent[0].0, 11);
+    let reply = icmp((VM1, VM1_IP), (R1_NET1, VM2_IP), 64);
+    let (sent, outcomes) = lab.send(11, &reply);
+    assert!(
+        outcomes.is_empty(),
+        "the reverse flow was learned with the forward one"
+    );
+    assert_eq!(sent[0].0, 12);
+    assert_eq!(key(&sent[0].1).get(Field::EthDst), mac(VM2));
+}
+
+#[test]
+fn removing_a_port_deletes_its_learned_flows_by_cookie() {
+    let mut lab = lab(L3Mode::Reactive);
+    lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
+    assert_eq!(learned(&lab.pipeline).len(), 2);
+    let vm1 = lab.l3.port_id("vm1").unwrap();
+    let vm2 = lab.l3.port_id("vm2").unwrap();
+    assert!(
+        learned(&lab.pipeline)
+            .iter()
+            .any(|f| f.spec.cookie == route_cookie(vm2, vm1))
+    );
+    assert_eq!(lab.l3.forget_port(&lab.pipeline, "vm1").unwrap(), 2);
+    assert!(learned(&lab.pipeline).is_empty());
+}
+
+#[test]
+fn router_interface_answers_ping_and_expired_ttl_gets_time_exceeded() {
+    let mut lab = lab(L3Mode::Reactive);
+    let (sent, outcomes) = lab.send(11, &icmp((VM1, VM1_IP), (R1_NET1, [10, 1, 0, 1]), 64));
+    assert_eq!(outcomes, vec![Outcome::EchoReplied]);
+    let k = key(&sent[0].1);
+    assert_eq!(sent[0].0, 11);
+    assert_eq!(k.get(Field::Icmpv4Type), 0);
+    assert_eq!(k.get(Field::Ipv4Src), 0x0a01_0001);
+    assert_eq!(k.get(Field::EthDst), mac(VM1));
+    assert!(wire::checksum::verifies(&sent[0].1[14..34], 0));
+
+    lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
+    let (sent, outcomes) = lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 1));
+    assert_eq!(outcomes, vec![Outcome::TtlExceeded]);
+    let k = key(&sent[0].1);
+    assert_eq!(sent[0].0, 12);
+    assert_eq!(k.get(Field::Icmpv4Type), 11);
+    assert_eq!(
+        k.get(Field::Ipv4Src),
+        0x0a02_0001,
+        "from the router interface on vm2's network"
+    );
+    assert_eq!(k.get(Field::Ipv4Dst), 0x0a02_0005);
+    assert!(
+        wire::checksum::verifies(&sent[0].1[34..], 0),
+        "ICMP checksum"
+    );
+}
+
+#[test]
+fn unknown_destination_is_a_counted_drop() {
+    let mut lab = lab(L3Mode::Reactive);
+    let (sent, outcomes) = lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, [10, 1, 0, 99]), 64));
+    assert!(sent.is_empty());
+    assert!(matches!(outcomes[..], [Outcome::NoRoute(_)]));
+    assert_eq!(lab.l3.counters.no_route, 1);
+}
+
+#[test]
+fn proactive_mode_routes_without_any_packet_in() {
+    let mut lab = lab(L3Mode::Proactive);
+    let (sent, outcomes) = lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
+    assert!(outcomes.is_empty());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, 11);
+    assert_eq!(key(&sent[0].1).get(Field::IpTtl), 63);
+}
