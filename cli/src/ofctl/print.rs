@@ -209,7 +209,8 @@ pub fn format_message(h: &Header, m: &Message) -> String {
         Message::Hello(hello) => hello_text(&mut out, h, hello),
         Message::Error(e) => error_text(&mut out, e),
         Message::EchoRequest(d) | Message::EchoReply(d) => {
-            let _ = write!(out, " {} bytes of payload", d.len());
+            let _ = writeln!(out, " {} bytes of payload", d.len());
+            out.push_str(&hex_dump(d));
         }
         Message::FeaturesReply(f) => {
             let _ = write!(
@@ -363,10 +364,10 @@ fn config_text(out: &mut String, c: &SwitchConfig) {
     let _ = write!(out, " miss_send_len={}", c.miss_send_len);
 }
 
-/// A frame as a microflow, on its own line.
-fn packet_text(data: &[u8], in_port: u32) -> String {
+/// A frame as a microflow (without `in_port`, as OVS prints packets), on its own line.
+fn packet_text(data: &[u8]) -> String {
     let mut key = FlowKey::default();
-    let _ = wyvern_pipeline::wire::extract(data, in_port, &mut key);
+    let _ = wyvern_pipeline::wire::extract(data, 0, &mut key);
     wyvern_pipeline::text::format_key(&key)
 }
 
@@ -397,11 +398,7 @@ fn packet_in_text(out: &mut String, p: &PacketIn) {
     }
     out.push('\n');
     if !p.data.is_empty() {
-        let in_port = p
-            .matching
-            .get(wyvern_pipeline::field::Field::InPort)
-            .map_or(0, |f| f.value as u32);
-        out.push_str(&packet_text(&p.data, in_port));
+        out.push_str(&packet_text(&p.data));
     }
 }
 
@@ -440,7 +437,7 @@ fn packet_out_text(out: &mut String, p: &PacketOut) {
         let _ = write!(out, " data_len={}", p.data.len());
         if !p.data.is_empty() {
             out.push('\n');
-            out.push_str(&packet_text(&p.data, p.in_port.0));
+            out.push_str(&packet_text(&p.data));
         }
     } else {
         let _ = write!(out, " buffer={:#010x}", p.buffer_id);
