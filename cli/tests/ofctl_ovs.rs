@@ -359,3 +359,40 @@ fn ofctl_packet_out_and_monitor() {
         "{text}"
     );
 }
+
+#[test]
+fn ofctl_thousand_flows_pipelined_and_multipart_dump() {
+    let Some(mut o) = Ovs::start() else { return };
+    let b = o.bridge("a");
+    let file = o.dir().join("many.flows");
+    let text: String = (0..1000)
+        .map(|i| {
+            format!(
+                "table=52,priority=100,ip,metadata=0x1f43,nw_dst=10.{}.{}.5,actions=dec_ttl,set_field:fa:16:3e:c5:02:4d->eth_src,output:11\n",
+                i / 250,
+                i % 250
+            )
+        })
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let start = Instant::now();
+    wy(&b, &["add-flows"], &[file.to_str().unwrap()]);
+    let took = start.elapsed();
+    eprintln!("add-flows of 1000 flows took {took:?}");
+    // The reply spans several multipart messages; both print them alike.
+    let ours = wy(&b, &["dump-flows"], &[]);
+    assert_eq!(
+        ours.lines().filter(|l| l.starts_with(" cookie=")).count(),
+        1000
+    );
+    assert!(
+        ours.matches("OFPST_FLOW reply").count() > 1,
+        "one reply message only"
+    );
+    assert!(ours.contains("flags=[more]"));
+    assert_eq!(norm(&ours), norm(&of(&o, &b, &["dump-flows"], &[])));
+    assert_eq!(
+        norm(&wy(&b, &["dump-aggregate"], &[])),
+        norm(&of(&o, &b, &["dump-aggregate"], &[]))
+    );
+}
