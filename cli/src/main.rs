@@ -5,6 +5,7 @@
 //! traffic. Each subcommand lives in its own module; `main` only parses arguments and reports
 //! errors.
 
+mod ofctl;
 mod trace;
 
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ struct Cli {
 enum Command {
     /// Runs a packet through flows and prints each table's match, the actions and the verdict.
     Trace(trace::TraceArgs),
+    /// The ovs-ofctl verbs (show, dump-flows, add-flows, ...).
+    #[command(flatten)]
+    Ofctl(ofctl::Verb),
 }
 
 fn main() -> ExitCode {
@@ -31,8 +35,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Trace(args) => trace::run(&args),
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Trace(args) => trace::run(&args).map_err(Into::into),
+        Command::Ofctl(verb) => ofctl::run(verb).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
+//! | [`client`] | a blocking OpenFlow 1.3 client (connect, HELLO, request/reply by xid, multipart reassembly, pipelined flow mods, bundles) |
 //! | [`codec`] | framing: the 8-byte header, [`codec::decode`] / [`codec::encode`], the TCP stream [`codec::FrameSplitter`] |
 //! | [`error`] | OFPT_ERROR types and codes as total enums, [`error::DecodeError`] and its (type, code) mapping |
 //! | [`oxm`] | OXM / NXM headers ↔ [`wyvern_pipeline::field::Field`], `ofp_match` decode and encode |
@@ -56,6 +57,7 @@ macro_rules! wire_enum {
     };
 }
 
+pub mod client;
 pub mod codec;
 pub mod error;
 pub mod msg;
