@@ -215,3 +215,56 @@ fn ovs_ofctl_commands() {
     assert_eq!(dump(&sw, &[]).len(), 1000);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ovs_ofctl_monitor_falls_back_to_standard_packet_ins() {
+    if !have_ofctl() {
+        return;
+    }
+    let sw = Switch::start();
+    ofctl(&sw, &["add-flow", "table=0,arp,actions=CONTROLLER:65535"]);
+    let dir = std::env::temp_dir().join(format!("wyvern-monitor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("monitor.out");
+    let mut monitor = Command::new("ovs-ofctl")
+        .args(["-O", "OpenFlow13"])
+        .arg(format!("--unixctl={}", dir.join("ctl").display()))
+        .arg("monitor")
+        .arg(format!("tcp:{}", sw.addr))
+        // The monitor prints asynchronous messages on stderr.
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&out_file).unwrap())
+        .spawn()
+        .unwrap();
+    // The monitor's NXT_SET_PACKET_IN_FORMAT is refused; it goes on with OFPT_PACKET_IN.
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while sw.endpoint().established() == 0 && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let arp = "fffffffffffffa163e0017e608060001080006040001fa163e0017e60a0100050000000000000a010001";
+    ofctl(
+        &sw,
+        &[
+            "packet-out",
+            &format!("in_port=controller,packet={arp},actions=output:TABLE"),
+        ],
+    );
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    let mut text = String::new();
+    while std::time::Instant::now() < until {
+        text = std::fs::read_to_string(&out_file).unwrap_or_default();
+        if text.contains("arp_tpa=10.1.0.1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        text.contains("OFPT_PACKET_IN (OF1.3) (xid=0x0): cookie=0x0 total_len=42"),
+        "{text}"
+    );
+    assert!(text.contains("arp_spa=10.1.0.5,arp_tpa=10.1.0.1,arp_op=1"), "{text}");
+}
