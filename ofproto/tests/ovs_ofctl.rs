@@ -242,7 +242,8 @@ fn ovs_ofctl_monitor_falls_back_to_standard_packet_ins() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let arp = "fffffffffffffa163e0017e608060001080006040001fa163e0017e60a0100050000000000000a010001";
+    let arp =
+        "fffffffffffffa163e0017e608060001080006040001fa163e0017e60a0100050000000000000a010001";
     ofctl(
         &sw,
         &[
@@ -266,5 +267,8 @@ fn ovs_ofctl_monitor_falls_back_to_standard_packet_ins() {
         text.contains("OFPT_PACKET_IN (OF1.3) (xid=0x0): cookie=0x0 total_len=42"),
         "{text}"
     );
-    assert!(text.contains("arp_spa=10.1.0.5,arp_tpa=10.1.0.1,arp_op=1"), "{text}");
+    assert!(
+        text.contains("arp_spa=10.1.0.5,arp_tpa=10.1.0.1,arp_op=1"),
+        "{text}"
+    );
 }
