@@ -5,7 +5,9 @@
 //! traffic. Each subcommand lives in its own module; `main` only parses arguments and reports
 //! errors.
 
+mod config;
 mod ofctl;
+mod run;
 mod trace;
 
 use std::process::ExitCode;
@@ -22,6 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Runs the switch: the pipeline and its OpenFlow endpoint, until SIGINT or SIGTERM.
+    Run(run::RunArgs),
     /// Runs a packet through flows and prints each table's match, the actions and the verdict.
     Trace(trace::TraceArgs),
     /// The ovs-ofctl verbs (show, dump-flows, add-flows, ...).
@@ -30,12 +34,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `run` is a daemon: it logs at info unless RUST_LOG says otherwise.
+    let default = match cli.command {
+        Command::Run(_) => "info",
+        Command::Trace(_) | Command::Ofctl(_) => "warn",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Run(args) => run::run(&args).map_err(Into::into),
         Command::Trace(args) => trace::run(&args).map_err(Into::into),
         Command::Ofctl(verb) => ofctl::run(verb).map_err(Into::into),
     };

@@ -22,6 +22,11 @@
 //! | [`msg::multipart`] | MULTIPART request / reply (DESC, FLOW, AGGREGATE, TABLE, PORT_STATS, PORT_DESC, GROUP/METER_FEATURES) |
 //! | [`msg::table_features`] | `ofp_table_features` and its properties, the TABLE_FEATURES reply builder |
 //! | [`msg::experimenter`] | EXPERIMENTER: NXT_SET_PACKET_IN_FORMAT, ONF bundles (2300 / 2301), anything else raw |
+//! | [`endpoint`] | listeners and controller connections (OVS connection strings), the shared switch state (roles, async config, fail mode), the control thread |
+//! | [`conn`] | one connection's I/O: stream, outbox with its byte limit, reader and writer threads, inactivity probe |
+//! | `handler` | the dispatch of every received message, without I/O |
+//! | [`translate`] | the one seam between wire structs and the pipeline's control API |
+//! | [`ports`] | [`ports::PortProvider`], what the endpoint needs from whoever owns the ports |
 //!
 //! Every decoder works on a byte slice, never panics, and turns anything it cannot accept into a
 //! [`error::DecodeError`] that names the OFPT_ERROR (type, code) the endpoint should answer with.
@@ -59,7 +64,12 @@ macro_rules! wire_enum {
 
 pub mod client;
 pub mod codec;
+pub mod conn;
+pub mod endpoint;
 pub mod error;
+mod handler;
 pub mod msg;
 pub mod oxm;
+pub mod ports;
+pub mod translate;
 pub mod wire_action;

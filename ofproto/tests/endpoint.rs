@@ -1,0 +1,651 @@
+//! The endpoint over real TCP connections, with a raw client built on the crate's codec:
+//! handshake, every request kind, roles, bundles, packet-out → packet-in, asynchronous
+//! configuration, limits, keepalive, and malformed input answered with the right error while
+//! other connections go on being served.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Client, Switch};
+use wyvern_ofproto::codec;
+use wyvern_ofproto::endpoint::FALLBACK_COOKIE;
+use wyvern_ofproto::msg::experimenter::{BundleControl, BundleCtrlType, Experimenter};
+use wyvern_ofproto::msg::multipart::{FlowStatsRequest, MpReply, MpRequest};
+use wyvern_ofproto::msg::{
+    AsyncConfig, BundleAdd, ControllerRole, FlowModMsg, Hello, Message, MultipartRequest,
+    PacketInReason, PacketOut, Role, SwitchConfig,
+};
+use wyvern_pipeline::FlowFilter;
+use wyvern_pipeline::action::{Action, PortNo};
+use wyvern_pipeline::field::Field;
+use wyvern_pipeline::flow::FlowModCommand;
+use wyvern_pipeline::flow_match::Match;
+use wyvern_pipeline::text::parse_flow;
+
+fn flow_mod(text: &str) -> Message {
+    Message::FlowMod(FlowModMsg::new(
+        parse_flow(text, FlowModCommand::Add).unwrap(),
+    ))
+}
+
+fn error_of(msgs: &[Message]) -> Option<(u16, u16)> {
+    msgs.iter().find_map(|m| match m {
+        Message::Error(e) => Some(e.error.type_code()),
+        _ => None,
+    })
+}
+
+fn mp(body: MpRequest) -> Message {
+    Message::MultipartRequest(MultipartRequest { flags: 0, body })
+}
+
+fn all_flows() -> FlowStatsRequest {
+    FlowStatsRequest {
+        table_id: 0xff,
+        out_port: PortNo::ANY,
+        out_group: 0xffff_ffff,
+        cookie: 0,
+        cookie_mask: 0,
+        matching: Match::new(),
+    }
+}
+
+/// An ARP request from 10.1.0.5 (fa:16:3e:00:17:e6) for 10.1.0.1.
+fn arp_frame() -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&[0xfa, 0x16, 0x3e, 0x00, 0x17, 0xe6]);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&[0xfa, 0x16, 0x3e, 0x00, 0x17, 0xe6, 10, 1, 0, 5]);
+    f.extend_from_slice(&[0, 0, 0, 0, 0, 0, 10, 1, 0, 1]);
+    f
+}
+
+#[test]
+fn hello_negotiation() {
+    let sw = Switch::start();
+    // Bitmap with 1.3: accepted, and the switch's HELLO carries bitmap 0x10.
+    let mut c = Client::connect(sw.addr);
+    c.send(&Message::Hello(Hello::with_versions(&[1, 4])));
+    let (_, m) = c.recv().unwrap();
+    assert_eq!(m, Message::Hello(Hello::with_versions(&[4])));
+    assert!(matches!(
+        c.request(&Message::FeaturesRequest)[0],
+        Message::FeaturesReply(_)
+    ));
+
+    // os-ken's HELLO: version 6, no bitmap, settles on 1.3.
+    let mut c = Client::connect(sw.addr);
+    c.send_raw(&[6, 0, 0, 8, 0, 0, 0, 1]);
+    assert!(matches!(c.recv().unwrap().1, Message::Hello(_)));
+    let r = c.request(&Message::FeaturesRequest);
+    let Message::FeaturesReply(f) = &r[0] else {
+        panic!("{r:?}")
+    };
+    assert_eq!(f.datapath_id, 0x42fb_f384_884c);
+    assert_eq!(f.n_tables, 254);
+    assert_eq!(f.n_buffers, 0);
+
+    // OpenFlow 1.0 only (ovs-ofctl without -O): HELLO_FAILED/INCOMPATIBLE, then closed.
+    let mut c = Client::connect(sw.addr);
+    c.send_raw(&[1, 0, 0, 8, 0, 0, 0, 1]);
+    assert!(matches!(c.recv().unwrap().1, Message::Hello(_)));
+    let (_, m) = c.recv().unwrap();
+    let Message::Error(e) = m else {
+        panic!("{m:?}")
+    };
+    assert_eq!(e.error.type_code(), (0, 0));
+    assert!(c.closed_within(Duration::from_secs(2)));
+
+    // A bitmap without 1.3.
+    let mut c = Client::connect(sw.addr);
+    c.send(&Message::Hello(Hello::with_versions(&[5, 6])));
+    assert!(matches!(c.recv().unwrap().1, Message::Hello(_)));
+    assert!(matches!(c.recv().unwrap().1, Message::Error(_)));
+    assert!(c.closed_within(Duration::from_secs(2)));
+}
+
+#[test]
+fn basic_requests() {
+    let sw = Switch::start();
+    let mut c = sw.client();
+    let xid = c.send(&Message::EchoRequest(b"ping".to_vec()));
+    assert_eq!(c.replies(xid), vec![Message::EchoReply(b"ping".to_vec())]);
+
+    let r = c.request(&Message::GetConfigRequest);
+    assert_eq!(
+        r,
+        vec![Message::GetConfigReply(SwitchConfig {
+            flags: 0,
+            miss_send_len: 0
+        })]
+    );
+    c.request(&Message::SetConfig(SwitchConfig {
+        flags: 0,
+        miss_send_len: 65535,
+    }));
+    let r = c.request(&Message::GetConfigRequest);
+    assert_eq!(
+        r,
+        vec![Message::GetConfigReply(SwitchConfig {
+            flags: 0,
+            miss_send_len: 65535
+        })]
+    );
+
+    let xid = c.send(&mp(MpRequest::Desc));
+    let r = c.replies(xid);
+    let Message::MultipartReply(d) = &r[0] else {
+        panic!()
+    };
+    let MpReply::Desc(d) = &d.body else { panic!() };
+    assert_eq!(d.dp_desc, "br-test");
+
+    let xid = c.send(&mp(MpRequest::Table));
+    let r = c.replies(xid);
+    let Message::MultipartReply(t) = &r[0] else {
+        panic!()
+    };
+    let MpReply::Table(t) = &t.body else { panic!() };
+    assert_eq!(t.len(), 254);
+
+    for body in [
+        MpRequest::PortDesc,
+        MpRequest::PortStats {
+            port_no: 0xffff_ffff,
+        },
+        MpRequest::GroupFeatures,
+        MpRequest::MeterFeatures,
+    ] {
+        let xid = c.send(&mp(body));
+        let r = c.replies(xid);
+        assert!(matches!(r[0], Message::MultipartReply(_)), "{r:?}");
+    }
+
+    // TABLE_FEATURES: 254 tables with the 8 required properties, over several messages.
+    let xid = c.send(&mp(MpRequest::TableFeatures(vec![])));
+    let r = c.replies(xid);
+    assert!(r.len() > 1, "one message cannot hold 254 tables");
+    let mut tables = Vec::new();
+    for m in &r {
+        let Message::MultipartReply(m) = m else {
+            panic!()
+        };
+        let MpReply::TableFeatures(t) = &m.body else {
+            panic!()
+        };
+        tables.extend(t.iter().map(|t| (t.table_id, t.properties.len())));
+    }
+    assert_eq!(tables.len(), 254);
+    assert!(
+        tables
+            .iter()
+            .enumerate()
+            .all(|(i, t)| t.0 as usize == i && t.1 >= 8)
+    );
+    for f in &r {
+        let bytes = codec::encode(f, xid);
+        assert!(bytes.len() <= 65535);
+    }
+}
+
+#[test]
+fn flow_mods_stats_and_errors() {
+    let sw = Switch::start();
+    let mut c = sw.client();
+    assert_eq!(
+        c.request(&flow_mod("table=0,priority=1,actions=goto_table:40")),
+        vec![]
+    );
+    assert_eq!(
+        c.request(&flow_mod(
+            "table=51,priority=101,send_flow_rem,arp,metadata=0x1f42,arp_tpa=10.1.0.1,arp_op=1,actions=IN_PORT"
+        )),
+        vec![]
+    );
+    let xid = c.send(&mp(MpRequest::Flow(all_flows())));
+    let r = c.replies(xid);
+    let Message::MultipartReply(m) = &r[0] else {
+        panic!()
+    };
+    let MpReply::Flow(f) = &m.body else { panic!() };
+    assert_eq!(f.len(), 2);
+    let xid = c.send(&mp(MpRequest::Aggregate(all_flows())));
+    let r = c.replies(xid);
+    assert!(matches!(
+        &r[0],
+        Message::MultipartReply(m) if matches!(m.body, MpReply::Aggregate { flow_count: 2, .. })
+    ));
+
+    // check_overlap → FLOW_MOD_FAILED/OVERLAP.
+    c.request(&flow_mod("table=3,priority=5,in_port=1,actions=drop"));
+    let r = c.request(&flow_mod("table=3,priority=5,check_overlap,actions=drop"));
+    assert_eq!(error_of(&r), Some((5, 3)));
+
+    // A delete of a send_flow_rem flow is reported as FLOW_REMOVED (reason DELETE).
+    let del = parse_flow("table=51", FlowModCommand::Delete).unwrap();
+    c.send(&Message::FlowMod(FlowModMsg::new(del)));
+    let removed = loop {
+        let (_, m) = c.recv().unwrap();
+        if let Message::FlowRemoved(r) = m {
+            break r;
+        }
+    };
+    assert_eq!(removed.priority, 101);
+    assert_eq!(removed.reason.raw(), 2);
+
+    // A flow mod with a buffer id: applied, then BUFFER_UNKNOWN.
+    let mut fm = FlowModMsg::new(parse_flow("table=4,actions=drop", FlowModCommand::Add).unwrap());
+    fm.buffer_id = 7;
+    assert_eq!(error_of(&c.request(&Message::FlowMod(fm))), Some((1, 8)));
+}
+
+#[test]
+fn malformed_input_gets_errors_and_others_are_served() {
+    let sw = Switch::start_with(|c| c.limits.max_message_len = 4096);
+    let mut c = sw.client();
+    let mut other = sw.client();
+    let tc = |x: (u16, u16, Vec<u8>)| (x.0, x.1);
+    let check_other = |other: &mut Client| {
+        let xid = other.send(&Message::EchoRequest(vec![1, 2, 3]));
+        assert_eq!(other.replies(xid), vec![Message::EchoReply(vec![1, 2, 3])]);
+    };
+
+    let bad = |c: &mut Client, bytes: Vec<u8>| -> (u16, u16, Vec<u8>) {
+        let xid = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+        c.send_raw(&bytes);
+        let r = c.until_barrier(xid);
+        let Some(Message::Error(e)) = r.first() else {
+            panic!("no error for {bytes:02x?}: {r:?}")
+        };
+        let (t, code) = e.error.type_code();
+        (t, code, e.data.clone())
+    };
+
+    // Wrong version on a FEATURES_REQUEST: BAD_REQUEST/BAD_VERSION, data echoed.
+    let msg = vec![1, 5, 0, 8, 0, 0, 0, 9];
+    assert_eq!(bad(&mut c, msg.clone()), (1, 0, msg));
+    check_other(&mut other);
+
+    // Unknown message type.
+    assert_eq!(tc(bad(&mut c, vec![4, 99, 0, 8, 0, 0, 0, 10])), (1, 1));
+
+    // A length inside the message running past its end: PACKET_OUT actions_len 200.
+    let mut po = codec::encode(
+        &Message::PacketOut(PacketOut {
+            buffer_id: 0xffff_ffff,
+            in_port: PortNo::CONTROLLER,
+            actions: vec![],
+            data: vec![],
+        }),
+        11,
+    );
+    po[16..18].copy_from_slice(&200u16.to_be_bytes());
+    assert_eq!(tc(bad(&mut c, po)), (1, 6));
+
+    // Goto backwards: table 50 going to 40.
+    let mut fm = codec::encode(&flow_mod("table=0,priority=1,actions=goto_table:40"), 12);
+    fm[24] = 50;
+    assert_eq!(bad(&mut c, fm).0, 3);
+
+    // Bad OXM: an OpenFlow-basic field number nobody defines (100).
+    let mut fm = codec::encode(&flow_mod("table=0,priority=1,in_port=6,actions=drop"), 13);
+    // The first OXM header follows the 48-byte fixed part and the match's type and length.
+    let oxm = 48 + 4;
+    assert_eq!(&fm[oxm..oxm + 2], &[0x80, 0x00]);
+    fm[oxm + 2] = 100 << 1;
+    assert_eq!(bad(&mut c, fm).0, 4);
+
+    // Bad action: type 0x00ee.
+    let mut fm = codec::encode(&flow_mod("table=0,priority=1,actions=output:6"), 14);
+    let n = fm.len();
+    fm[n - 16..n - 14].copy_from_slice(&0x00eeu16.to_be_bytes());
+    assert_eq!(bad(&mut c, fm).0, 2);
+
+    // Larger than the configured limit: BAD_REQUEST/BAD_LEN, the connection stays.
+    let mut big = codec::encode(&Message::EchoRequest(vec![0; 5000]), 15);
+    big[4..8].copy_from_slice(&15u32.to_be_bytes());
+    let (t, code, data) = bad(&mut c, big);
+    assert_eq!((t, code, data.len()), (1, 6, 64));
+
+    // Unknown multipart, experimenter multipart, NXT_SET_PACKET_IN_FORMAT.
+    let unknown = codec::encode(
+        &Message::MultipartRequest(MultipartRequest {
+            flags: 0,
+            body: MpRequest::Unknown {
+                mp_type: 77,
+                body: vec![],
+            },
+        }),
+        16,
+    );
+    assert_eq!(tc(bad(&mut c, unknown)), (1, 2));
+    let pif = codec::encode(
+        &Message::Experimenter(Experimenter::SetPacketInFormat(2)),
+        17,
+    );
+    assert_eq!(tc(bad(&mut c, pif)), (1, 3));
+
+    check_other(&mut other);
+    // The connection is still up after all of that.
+    check_other(&mut c);
+
+    // A header length below 8 loses the framing: BAD_LEN, then only that connection closes.
+    c.send_raw(&[4, 2, 0, 4, 0, 0, 0, 18]);
+    let (_, m) = c.recv().unwrap();
+    assert!(matches!(m, Message::Error(e) if e.error.type_code() == (1, 6)));
+    assert!(c.closed_within(Duration::from_secs(2)));
+    check_other(&mut other);
+}
+
+#[test]
+fn echo_flood_does_not_starve_others() {
+    let sw = Switch::start();
+    let mut flood = sw.client();
+    let mut other = sw.client();
+    let one = codec::encode(&Message::EchoRequest(vec![0; 8]), 5);
+    let burst: Vec<u8> = one.iter().copied().cycle().take(one.len() * 5000).collect();
+    let started = Instant::now();
+    for _ in 0..4 {
+        flood.send_raw(&burst);
+        let xid = other.send(&Message::EchoRequest(vec![]));
+        assert_eq!(other.replies(xid), vec![Message::EchoReply(vec![])]);
+    }
+    // Every request of the flood is answered.
+    let mut n = 0;
+    while n < 20_000 {
+        let (_, m) = flood.recv().expect("echo reply");
+        assert!(matches!(m, Message::EchoReply(_)));
+        n += 1;
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_peer_that_does_not_read_is_disconnected() {
+    let sw = Switch::start_with(|c| c.limits.max_pending_output = 256 << 10);
+    let mut slow = sw.client();
+    let mut other = sw.client();
+    let req = codec::encode(&mp(MpRequest::TableFeatures(vec![])), 3);
+    let mut closed = false;
+    for _ in 0..200 {
+        if std::io::Write::write_all(&mut slow.stream, &req).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    closed = closed || slow.closed_within(Duration::from_secs(5));
+    assert!(closed);
+    let xid = other.send(&Message::EchoRequest(vec![]));
+    assert_eq!(other.replies(xid), vec![Message::EchoReply(vec![])]);
+}
+
+#[test]
+fn inactivity_probe_disconnects_a_silent_peer() {
+    let sw = Switch::start_with(|c| c.limits.probe_interval = Duration::from_millis(300));
+    let mut c = sw.client();
+    let (_, m) = c.recv_within(Duration::from_secs(2)).unwrap();
+    assert!(matches!(m, Message::EchoRequest(_)), "{m:?}");
+    assert!(c.closed_within(Duration::from_secs(2)));
+
+    // A peer that answers stays.
+    let mut c = sw.client();
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        if let Some((h, Message::EchoRequest(d))) = c.recv_within(Duration::from_millis(100)) {
+            let b = codec::encode(&Message::EchoReply(d), h.xid);
+            c.send_raw(&b);
+        }
+    }
+    let xid = c.send(&Message::EchoRequest(vec![]));
+    assert_eq!(c.replies(xid), vec![Message::EchoReply(vec![])]);
+}
+
+#[test]
+fn roles() {
+    let sw = Switch::start();
+    let mut a = sw.client();
+    let mut b = sw.client();
+    let role = |c: &mut Client, role, generation_id| {
+        c.request(&Message::RoleRequest(Role {
+            role,
+            generation_id,
+        }))
+    };
+    assert_eq!(
+        role(&mut a, ControllerRole::Master, 1),
+        vec![Message::RoleReply(Role {
+            role: ControllerRole::Master,
+            generation_id: 1
+        })]
+    );
+    // b becomes master with a newer generation: a is demoted and may not write.
+    role(&mut b, ControllerRole::Master, 2);
+    assert_eq!(
+        role(&mut a, ControllerRole::NoChange, 0),
+        vec![Message::RoleReply(Role {
+            role: ControllerRole::Slave,
+            generation_id: 2
+        })]
+    );
+    let r = a.request(&flow_mod("table=0,actions=drop"));
+    assert_eq!(error_of(&r), Some((1, 10)));
+    assert_eq!(b.request(&flow_mod("table=0,actions=drop")), vec![]);
+    // Stale generation.
+    assert_eq!(
+        error_of(&role(&mut a, ControllerRole::Master, 1)),
+        Some((11, 0))
+    );
+    // Unknown role.
+    assert_eq!(
+        error_of(&role(&mut a, ControllerRole::Unknown(9), 3)),
+        Some((11, 2))
+    );
+    // Back to equal: writes allowed again.
+    role(&mut a, ControllerRole::Equal, 0);
+    assert_eq!(a.request(&flow_mod("table=1,actions=drop")), vec![]);
+}
+
+#[test]
+fn packet_out_through_the_tables_comes_back_as_packet_in() {
+    let sw = Switch::start();
+    let mut c = sw.client();
+    assert_eq!(
+        c.request(&flow_mod(
+            "table=0,priority=10,arp,actions=write_metadata:0x1f42/0xffff,goto_table:5"
+        )),
+        vec![]
+    );
+    assert_eq!(
+        c.request(&flow_mod("table=5,priority=10,actions=CONTROLLER:65535")),
+        vec![]
+    );
+    let po = Message::PacketOut(PacketOut {
+        buffer_id: 0xffff_ffff,
+        in_port: PortNo(6),
+        actions: vec![Action::Output {
+            port: PortNo::TABLE,
+            max_len: 0,
+        }],
+        data: arp_frame(),
+    });
+    assert_eq!(c.request(&po), vec![]);
+    let pin = loop {
+        let (h, m) = c.recv().expect("packet-in");
+        if let Message::PacketIn(p) = m {
+            assert_eq!(h.xid, 0);
+            break p;
+        }
+    };
+    assert_eq!(pin.reason, PacketInReason::Action);
+    assert_eq!(pin.table_id, 5);
+    assert_eq!(pin.buffer_id, 0xffff_ffff);
+    assert_eq!(pin.data, arp_frame());
+    assert_eq!(pin.total_len as usize, arp_frame().len());
+    assert_eq!(pin.matching.get(Field::InPort).unwrap().value, 6);
+    assert_eq!(pin.matching.get(Field::Metadata).unwrap().value, 0x1f42);
+
+    // A buffered packet-out is refused.
+    let Message::PacketOut(mut buffered) = po.clone() else {
+        unreachable!()
+    };
+    buffered.buffer_id = 3;
+    assert_eq!(
+        error_of(&c.request(&Message::PacketOut(buffered))),
+        Some((1, 8))
+    );
+
+    // SET_ASYNC without ACTION packet-ins: nothing comes; GET_ASYNC returns what was set.
+    let quiet = AsyncConfig {
+        packet_in_mask: [1, 0],
+        port_status_mask: [7, 7],
+        flow_removed_mask: [15, 0],
+    };
+    c.request(&Message::SetAsync(quiet));
+    assert_eq!(
+        c.request(&Message::GetAsyncRequest),
+        vec![Message::GetAsyncReply(quiet)]
+    );
+    assert_eq!(c.request(&po), vec![]);
+    let got = c.recv_within(Duration::from_millis(500));
+    assert!(got.is_none(), "{got:?}");
+}
+
+fn bundle_ctrl(c: &mut Client, id: u32, t: BundleCtrlType) -> Vec<Message> {
+    c.request(&Message::Experimenter(Experimenter::BundleControl(
+        BundleControl {
+            bundle_id: id,
+            ctrl_type: t,
+            flags: 3,
+            properties: vec![],
+        },
+    )))
+}
+
+fn bundle_add(c: &mut Client, id: u32, text: &str) {
+    let xid = c.next_xid();
+    let m = Message::Experimenter(Experimenter::BundleAdd(BundleAdd {
+        bundle_id: id,
+        flags: 3,
+        xid,
+        message: Box::new(flow_mod(text)),
+        trailer: vec![],
+    }));
+    c.send_raw(&codec::encode(&m, xid));
+}
+
+#[test]
+fn bundles_commit_atomically() {
+    let sw = Switch::start();
+    let mut c = sw.client();
+    let r = bundle_ctrl(&mut c, 1, BundleCtrlType::OpenRequest);
+    assert!(
+        matches!(&r[..], [Message::Experimenter(Experimenter::BundleControl(b))] if b.ctrl_type == BundleCtrlType::OpenReply)
+    );
+    for n in 0..3000 {
+        bundle_add(
+            &mut c,
+            1,
+            &format!("table=7,priority=9,tcp,tp_dst={n},actions=drop"),
+        );
+    }
+    assert_eq!(sw.pipeline.dump_flows(&FlowFilter::default()).len(), 0);
+    let r = bundle_ctrl(&mut c, 1, BundleCtrlType::CommitRequest);
+    assert!(
+        matches!(&r[..], [Message::Experimenter(Experimenter::BundleControl(b))] if b.ctrl_type == BundleCtrlType::CommitReply),
+        "{r:?}"
+    );
+    assert_eq!(sw.pipeline.dump_flows(&FlowFilter::default()).len(), 3000);
+
+    // 3000 flows do not fit one reply: REPLY_MORE on all but the last.
+    let xid = c.send(&mp(MpRequest::Flow(all_flows())));
+    let r = c.replies(xid);
+    assert!(r.len() > 1);
+    let total: usize = r
+        .iter()
+        .map(|m| match m {
+            Message::MultipartReply(m) => match &m.body {
+                MpReply::Flow(f) => f.len(),
+                _ => panic!(),
+            },
+            _ => panic!(),
+        })
+        .sum();
+    assert_eq!(total, 3000);
+
+    // A bundle whose second mod fails applies nothing: error for the mod, then MSG_FAILED.
+    bundle_ctrl(&mut c, 2, BundleCtrlType::OpenRequest);
+    bundle_add(&mut c, 2, "table=8,priority=5,in_port=1,actions=drop");
+    bundle_add(&mut c, 2, "table=7,priority=9,check_overlap,actions=drop");
+    let xid = c.send(&Message::Experimenter(Experimenter::BundleControl(
+        BundleControl {
+            bundle_id: 2,
+            ctrl_type: BundleCtrlType::CommitRequest,
+            flags: 3,
+            properties: vec![],
+        },
+    )));
+    let mut errors = Vec::new();
+    while errors.len() < 2 {
+        let (_, m) = c.recv().unwrap();
+        if let Message::Error(e) = m {
+            errors.push(e.error.type_code());
+        }
+    }
+    assert_eq!(errors, vec![(5, 3), (0xffff, 2313)]);
+    let _ = xid;
+    assert_eq!(sw.pipeline.dump_flows(&FlowFilter::default()).len(), 3000);
+
+    // Discard, and commit of an unknown bundle.
+    bundle_ctrl(&mut c, 3, BundleCtrlType::OpenRequest);
+    bundle_add(&mut c, 3, "table=9,actions=drop");
+    let r = bundle_ctrl(&mut c, 3, BundleCtrlType::DiscardRequest);
+    assert!(
+        matches!(&r[..], [Message::Experimenter(Experimenter::BundleControl(b))] if b.ctrl_type == BundleCtrlType::DiscardReply)
+    );
+    assert_eq!(
+        error_of(&bundle_ctrl(&mut c, 3, BundleCtrlType::CommitRequest)),
+        Some((0xffff, 2302))
+    );
+    assert_eq!(sw.pipeline.dump_flows(&FlowFilter::default()).len(), 3000);
+}
+
+#[test]
+fn standalone_fallback_follows_the_controller() {
+    let controller = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("tcp:{}", controller.local_addr().unwrap());
+    let sw = Switch::start_with(|c| {
+        c.fail_mode = wyvern_ofproto::endpoint::FailMode::Standalone;
+        c.controllers = vec![target.parse().unwrap()];
+    });
+    let fallback = |sw: &Switch| {
+        sw.pipeline
+            .dump_flows(&FlowFilter::default())
+            .iter()
+            .any(|f| f.spec.cookie == FALLBACK_COOKIE)
+    };
+    assert!(fallback(&sw));
+    let (stream, _) = controller.accept().unwrap();
+    let mut c = Client::from_stream(stream);
+    c.hello();
+    let until = Instant::now() + Duration::from_secs(3);
+    while fallback(&sw) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!fallback(&sw));
+    // Controller connections default to miss_send_len 128.
+    assert_eq!(
+        c.request(&Message::GetConfigRequest),
+        vec![Message::GetConfigReply(SwitchConfig {
+            flags: 0,
+            miss_send_len: 128
+        })]
+    );
+    drop(c);
+    let until = Instant::now() + Duration::from_secs(3);
+    while !fallback(&sw) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(fallback(&sw));
+}
