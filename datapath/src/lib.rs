@@ -16,10 +16,12 @@
 //! - [`tap`]: a TAP device (`IFF_TAP | IFF_NO_PI`), removed when the port is dropped.
 //! - [`afxdp`]: an AF_XDP socket bound to one queue of an existing interface (xsk-rs/libxdp).
 //! - [`vxlan`]: the flow-based VXLAN tunnel port over a UDP socket.
+//! - [`pktgen`]: the packet generator (XDP live frames or AF_XDP) and its counting receiver.
 //!
 //! ## Unsafe code
 //! The crate denies `unsafe_code`; only `sys` (`socket(2)` and the interface `ioctl(2)`s the TAP
-//! and AF_XDP ports need) and [`afxdp`] (xsk-rs's UMEM and ring API) opt back in, and every
+//! and AF_XDP ports need), [`afxdp`] (xsk-rs's UMEM and ring API) and three submodules of
+//! [`pktgen`] (`bpf(2)`, its own AF_XDP socket, setns and signals) opt back in, and every
 //! block there says why it is sound (`// SAFETY:`).
 //!
 //! ## Tests
@@ -38,6 +40,7 @@ pub mod afxdp;
 pub mod counters;
 pub mod loopback;
 pub mod packet;
+pub mod pktgen;
 pub mod port;
 #[allow(unsafe_code)]
 mod sys;
