@@ -5,6 +5,7 @@
 //! traffic. Each subcommand lives in its own module; `main` only parses arguments and reports
 //! errors.
 
+mod pktgen;
 mod trace;
 
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ struct Cli {
 enum Command {
     /// Runs a packet through flows and prints each table's match, the actions and the verdict.
     Trace(trace::TraceArgs),
+    /// Generates UDP/IPv4 traffic out of an interface (XDP live frames or AF_XDP), or counts
+    /// it on arrival with --rx.
+    Pktgen(pktgen::PktgenArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,7 +36,8 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Trace(args) => trace::run(&args),
+        Command::Trace(args) => trace::run(&args).map_err(|e| e.to_string()),
+        Command::Pktgen(args) => pktgen::run(&args).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
