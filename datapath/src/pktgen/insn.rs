@@ -160,7 +160,7 @@ impl Asm {
     }
 
     /// `dst = htobe16(dst)` (upper bits cleared).
-    pub fn to_be16(&mut self, dst: Reg) {
+    pub fn htobe16(&mut self, dst: Reg) {
         // BPF_ALU | BPF_END | BPF_TO_BE
         self.push(ALU | 0xd0 | 0x08, dst, R0, 0, 16);
     }

@@ -264,7 +264,8 @@ const XSK_CHUNK: u64 = 64;
 
 enum Backend {
     Live(live::LiveTx),
-    Xsk(xsk::XskTx),
+    // Boxed: the socket is much larger than the live-frames state, and there is one.
+    Xsk(Box<xsk::XskTx>),
 }
 
 /// A send run on its own thread.
@@ -420,7 +421,7 @@ fn setup(
     let xsk = || {
         xsk::XskTx::open(&config.iface, template, config.timestamp).map(|x| {
             tracing::info!(iface = %config.iface, zero_copy = x.is_zero_copy(), "pktgen: AF_XDP");
-            (Backend::Xsk(x), 0)
+            (Backend::Xsk(Box::new(x)), 0)
         })
     };
     let live = || -> Result<(Backend, u64), PktgenError> {

@@ -94,7 +94,7 @@ pub fn tx(t: &Template, state_fd: Option<i32>, stamp: bool) -> Vec<Insn> {
         }
         _ => a.mov_imm(R7, i32::from(t.base)),
     }
-    a.to_be16(R7);
+    a.htobe16(R7);
     a.store(Size::H, R6, t.field_off as i16, R7);
     // R8 = sum of the stamp's 16-bit words.
     a.mov_imm(R8, 0);
