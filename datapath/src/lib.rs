@@ -29,7 +29,8 @@
 //! `datapath/tests/` exercises the real thing and needs root (each test returns early
 //! otherwise): TAP in a namespace answering a ping by hand, AF_XDP on veth pairs (one port
 //! answering a ping; two ports plus a forwarder joining two namespaces), and the VXLAN port
-//! against a Linux `vxlan` device. Every namespace and link is named `wy<pid><tag>...` and
+//! against a Linux `vxlan` device, and pktgen on veth pairs (exact counts in both send modes,
+//! checksums written by the BPF program, rate, receive-program detach, bad configurations). Every namespace and link is named `wy<pid><tag>...` and
 //! deleted by a guard, even when a test fails:
 //! `CARGO_TARGET_DIR=/work/target-datapath cargo test -p wyvern-datapath`.
 
