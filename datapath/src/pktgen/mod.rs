@@ -8,7 +8,7 @@
 //!
 //! ## Design
 //! **Sending** ([`Sender`]) has two back ends, chosen by [`TxMode`]:
-//! - *live frames* ([`live`]): the kernel's XDP test run in live-frames mode (Linux ≥ 5.18).
+//! - *live frames* (`live`): the kernel's XDP test run in live-frames mode (Linux ≥ 5.18).
 //!   A hand-assembled XDP program ([`progs::tx`]) is "run" on a template frame `repeat` times
 //!   as if received on the sending interface, rewrites each frame and returns `XDP_TX`, and
 //!   the kernel transmits it through the driver's XDP path: no socket, no skb, no copy from
@@ -16,7 +16,7 @@
 //!   per CPU-second of the sender thread), received and counted by [`Receiver`] on the peer.
 //!   On a veth the peer's NAPI poll runs on the sender's CPU, so that core also pays for the
 //!   receive program.
-//! - *AF_XDP* ([`xsk`]): a transmit-only AF_XDP socket whose UMEM frames hold the template;
+//! - *AF_XDP* (`xsk`): a transmit-only AF_XDP socket whose UMEM frames hold the template;
 //!   each frame sent gets its flow field, stamp and checksums rewritten in user space. On a
 //!   veth that is copy mode, about 1 Mpps.
 //!

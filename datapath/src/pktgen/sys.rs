@@ -53,7 +53,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// Install a handler for SIGINT and SIGTERM that sets the returned flag (once set, a second
 /// signal still only sets it). Call from the thread that will watch the flag; threads that
-/// must not be interrupted call [`block_signals`].
+/// must not be interrupted call `block_signals` (as the sender thread does).
 pub fn stop_on_signals() -> io::Result<&'static AtomicBool> {
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: `sa` is zeroed then filled in; the handler only stores to an atomic, which
