@@ -7,6 +7,7 @@
 
 mod config;
 mod ofctl;
+mod pktgen;
 mod run;
 mod trace;
 
@@ -31,6 +32,9 @@ enum Command {
     /// The ovs-ofctl verbs (show, dump-flows, add-flows, ...).
     #[command(flatten)]
     Ofctl(ofctl::Verb),
+    /// Generates UDP/IPv4 traffic out of an interface (XDP live frames or AF_XDP), or counts
+    /// it on arrival with --rx.
+    Pktgen(pktgen::PktgenArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,7 +42,7 @@ fn main() -> ExitCode {
     // `run` is a daemon: it logs at info unless RUST_LOG says otherwise.
     let default = match cli.command {
         Command::Run(_) => "info",
-        Command::Trace(_) | Command::Ofctl(_) => "warn",
+        Command::Trace(_) | Command::Ofctl(_) | Command::Pktgen(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args).map_err(Into::into),
         Command::Trace(args) => trace::run(&args).map_err(Into::into),
         Command::Ofctl(verb) => ofctl::run(verb).map_err(Into::into),
+        Command::Pktgen(args) => pktgen::run(&args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,10 +20,12 @@
 //!   numbers, port configuration, [`PortEvent`]s, the LOCAL port, shutdown.
 //! - [`workers`]: the packet worker loop (epoll or busy poll, bursts of 64 through the
 //!   pipeline, lock-free hand-off between workers, injected frames).
+//! - [`pktgen`]: the packet generator (XDP live frames or AF_XDP) and its counting receiver.
 //!
 //! ## Unsafe code
 //! The crate denies `unsafe_code`; only `sys` (`socket(2)` and the interface `ioctl(2)`s the TAP
-//! and AF_XDP ports need) and [`afxdp`] (xsk-rs's UMEM and ring API) opt back in, and every
+//! and AF_XDP ports need), [`afxdp`] (xsk-rs's UMEM and ring API) and three submodules of
+//! [`pktgen`] (`bpf(2)`, its own AF_XDP socket, setns and signals) opt back in, and every
 //! block there says why it is sound (`// SAFETY:`).
 //!
 //! ## Tests
@@ -33,7 +35,9 @@
 //! answering a ping; two ports plus a forwarder joining two namespaces), and the VXLAN port
 //! against a Linux `vxlan` device; and the bridge (`bridge_*.rs`): NORMAL switching with ping
 //! and TCP over AF_XDP and TAP ports, VXLAN against a kernel `vxlan` device with tunnel fields
-//! in flows, port counters and malformed frames, ports hot-plugged under traffic, shutdown.
+//! in flows, port counters and malformed frames, ports hot-plugged under traffic, shutdown;
+//! and pktgen on veth pairs (exact counts in both send modes, checksums written by the BPF
+//! program, rate, receive-program detach, bad configurations).
 //! Every namespace and link is named `wy<pid><tag>...` and
 //! deleted by a guard, even when a test fails:
 //! `CARGO_TARGET_DIR=/work/target-datapath cargo test -p wyvern-datapath`.
@@ -46,6 +50,7 @@ pub mod bridge;
 pub mod counters;
 pub mod loopback;
 pub mod packet;
+pub mod pktgen;
 pub mod port;
 #[allow(unsafe_code)]
 mod sys;
