@@ -184,12 +184,15 @@ impl Interner {
     }
 }
 
+/// What identifies a rule within its table: table, priority, shape and key words.
+type RuleIdentity = (TableId, u16, Arc<MatchShape>, Box<[u64]>);
+
 /// What a batch has changed so far, before it is published.
 #[derive(Default)]
 struct Staged {
     ops: Vec<TableOp>,
     /// Rules added by this batch, by identity.
-    added: HashMap<(TableId, u16, Arc<MatchShape>, Box<[u64]>), Arc<Rule>>,
+    added: HashMap<RuleIdentity, Arc<Rule>>,
     /// Published rules this batch removed (by address).
     removed: HashSet<usize>,
     /// Net change of rule count per table.
@@ -201,7 +204,7 @@ fn rule_addr(r: &Arc<Rule>) -> usize {
     Arc::as_ptr(r) as usize
 }
 
-fn identity(r: &Arc<Rule>) -> (TableId, u16, Arc<MatchShape>, Box<[u64]>) {
+fn identity(r: &Arc<Rule>) -> RuleIdentity {
     (r.table, r.priority, r.shape.clone(), r.key.clone())
 }
 
