@@ -20,7 +20,8 @@
 //!
 //! ## Storage
 //! A subtable stores only `Arc<Rule>` pointers in a `hashbrown::HashTable`; the key words live
-//! in the rule itself and are hashed again when the table grows. Several rules with the same
+//! in the rule itself, with a 32-bit hash of them ([`Rule::key_hash`]) that growing the table
+//! rehashes from and that a probe compares before the words. Several rules with the same
 //! masked value (different priorities) are separate entries found through the same hash.
 //!
 //! ## Concurrency
@@ -34,6 +35,19 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use crate::key::{FlowKey, KEY_WORDS, hash_words};
+
+/// The table hash of key words whose 32-bit hash is `h`: the bucket comes from the low bits,
+/// hashbrown's 7-bit tag from the top ones, so both get hash bits.
+#[inline]
+fn table_hash(h: u32) -> u64 {
+    u64::from(h) | (u64::from(h) << 32)
+}
+
+/// The 32-bit hash of key words, as [`Rule::key_hash`] stores it.
+#[inline]
+fn words_hash(words: &[u64]) -> u32 {
+    hash_words(words) as u32
+}
 use crate::rule::{MatchShape, Rule};
 
 /// Rules sharing one mask.
@@ -71,10 +85,10 @@ impl Subtable {
 
     #[inline]
     fn best(&self, words: &[u64]) -> Option<&Arc<Rule>> {
-        let hash = hash_words(words);
+        let h = words_hash(words);
         let mut best: Option<&Arc<Rule>> = None;
-        for r in self.rules.iter_hash(hash) {
-            if r.key_is(words) && best.is_none_or(|b| r.priority > b.priority) {
+        for r in self.rules.iter_hash(table_hash(h)) {
+            if r.key_hash == h && r.key_is(words) && best.is_none_or(|b| r.priority > b.priority) {
                 best = Some(r);
             }
         }
@@ -149,9 +163,10 @@ impl Classifier {
     /// The rule with exactly this shape, key words and priority (OpenFlow's strict identity).
     pub fn find_exact(&self, shape: &MatchShape, key: &[u64], priority: u16) -> Option<&Arc<Rule>> {
         let st = self.subtables.iter().find(|s| s.shape_mask == shape.mask)?;
+        let h = words_hash(key);
         st.rules
-            .iter_hash(hash_words(key))
-            .find(|r| r.key_is(key) && r.priority == priority)
+            .iter_hash(table_hash(h))
+            .find(|r| r.key_hash == h && r.priority == priority && r.key_is(key))
     }
 
     /// Adds a rule. The caller has already removed any rule it replaces.
@@ -169,8 +184,9 @@ impl Classifier {
         };
         let st = &mut self.subtables[pos];
         *st.priorities.entry(rule.priority).or_insert(0) += 1;
-        let hash = hash_words(&rule.key);
-        st.rules.insert_unique(hash, rule, |r| hash_words(&r.key));
+        let hash = table_hash(rule.key_hash);
+        st.rules
+            .insert_unique(hash, rule, |r| table_hash(r.key_hash));
         self.len += 1;
         self.resort();
     }
@@ -185,7 +201,7 @@ impl Classifier {
             return false;
         };
         let st = &mut self.subtables[pos];
-        let hash = hash_words(&rule.key);
+        let hash = table_hash(rule.key_hash);
         let Ok(entry) = st.rules.find_entry(hash, |r| Arc::ptr_eq(r, rule)) else {
             return false;
         };

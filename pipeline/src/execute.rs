@@ -129,6 +129,23 @@ pub(crate) fn execute(
     let mut delivered = false;
     for op in &t.ops {
         match op {
+            // The MAC rewrites of routing flows, inline: what `wire::set_field` does for
+            // these two fields (write 6 bytes at a fixed offset, no checksum), without the
+            // call and its dispatch over every field.
+            DpOp::SetHeader {
+                field: field @ (Field::EthDst | Field::EthSrc),
+                value,
+            } => {
+                preserve(out, &mut shared_from, frame);
+                let r = if *field == Field::EthDst {
+                    wire::ethernet::field::DST
+                } else {
+                    wire::ethernet::field::SRC
+                };
+                if let Some(d) = frame.bytes_mut().get_mut(r) {
+                    d.copy_from_slice(&wire::ethernet::mac_bytes(*value));
+                }
+            }
             DpOp::SetHeader { field, value } => {
                 preserve(out, &mut shared_from, frame);
                 // A packet without the header (set_field on a non-IP frame) is left unchanged,

@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use hashbrown::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet, HashTable};
 use thiserror::Error;
 
 use crate::action::{
@@ -150,30 +150,68 @@ pub struct FlowEditor {
 }
 
 /// Shares match shapes and instruction lists between rules that have the same ones.
-#[derive(Debug, Default)]
+///
+/// Lookups hash the match's (field, mask) list and the instruction slice as given, so a hit
+/// (the common case: a million flows, a few shapes and action lists) allocates nothing.
+#[derive(Default)]
 struct Interner {
-    shapes: HashSet<Arc<MatchShape>>,
-    instruction_lists: HashSet<Arc<Vec<Instruction>>>,
+    hasher: hashbrown::DefaultHashBuilder,
+    shapes: HashTable<Arc<MatchShape>>,
+    instruction_lists: HashTable<Arc<Vec<Instruction>>>,
+}
+
+impl std::fmt::Debug for Interner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interner")
+            .field("shapes", &self.shapes.len())
+            .field("instruction_lists", &self.instruction_lists.len())
+            .finish()
+    }
 }
 
 impl Interner {
+    fn shape_hash(&self, fields: impl Iterator<Item = (Field, u128)>) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.hasher.build_hasher();
+        for (field, mask) in fields {
+            field.hash(&mut h);
+            mask.hash(&mut h);
+        }
+        h.finish()
+    }
+
     fn shape(&mut self, m: &Match) -> Arc<MatchShape> {
-        let shape = MatchShape::of(m);
-        if let Some(s) = self.shapes.get(&shape) {
+        let fields = || m.fields().iter().map(|f| (f.field, f.mask));
+        let hash = self.shape_hash(fields());
+        let same = |s: &Arc<MatchShape>| s.fields.iter().copied().eq(fields());
+        if let Some(s) = self.shapes.find(hash, same) {
             return s.clone();
         }
-        let s = Arc::new(shape);
-        self.shapes.insert(s.clone());
+        let s = Arc::new(MatchShape::of(m));
+        let hasher = &self.hasher;
+        let rehash = |s: &Arc<MatchShape>| {
+            use std::hash::{BuildHasher, Hash, Hasher};
+            let mut h = hasher.build_hasher();
+            for (field, mask) in s.fields.iter() {
+                field.hash(&mut h);
+                mask.hash(&mut h);
+            }
+            h.finish()
+        };
+        self.shapes.insert_unique(hash, s.clone(), rehash);
         s
     }
 
     fn instructions(&mut self, insts: &[Instruction]) -> Arc<Vec<Instruction>> {
-        let v = insts.to_vec();
-        if let Some(s) = self.instruction_lists.get(&v) {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(insts);
+        if let Some(s) = self.instruction_lists.find(hash, |s| s.as_slice() == insts) {
             return s.clone();
         }
-        let s = Arc::new(v);
-        self.instruction_lists.insert(s.clone());
+        let s = Arc::new(insts.to_vec());
+        let hasher = &self.hasher;
+        self.instruction_lists
+            .insert_unique(hash, s.clone(), |s| hasher.hash_one(s.as_slice()));
         s
     }
 
@@ -184,15 +222,13 @@ impl Interner {
     }
 }
 
-/// What makes a rule unique in its table: OpenFlow's strict identity (match and priority).
-type RuleIdentity = (TableId, u16, Arc<MatchShape>, Box<[u64]>);
-
 /// What a batch has changed so far, before it is published.
 #[derive(Default)]
 struct Staged {
     ops: Vec<TableOp>,
-    /// Rules added by this batch, by identity.
-    added: HashMap<RuleIdentity, Arc<Rule>>,
+    /// Rules added by this batch, found by their identity (table, priority, shape, key
+    /// words; see [`identity_hash`]).
+    added: HashTable<Arc<Rule>>,
     /// Published rules this batch removed (by address).
     removed: HashSet<usize>,
     /// Net change of rule count per table.
@@ -200,18 +236,55 @@ struct Staged {
     events: Vec<FlowRemoved>,
 }
 
+/// The hash of a rule's identity within its table: table, priority, shape and key words.
+///
+/// Shapes are interned (one `Arc` per distinct shape while any rule uses it), so the shape
+/// is identified by its address: equal shapes are the same `Arc`.
+fn identity_hash(table: TableId, priority: u16, shape: &Arc<MatchShape>, key: &[u64]) -> u64 {
+    let salt = (u64::from(table) << 16 | u64::from(priority))
+        ^ (Arc::as_ptr(shape) as usize as u64).rotate_left(24);
+    crate::key::hash_words(key) ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+fn same_identity(
+    a: &Rule,
+    table: TableId,
+    priority: u16,
+    shape: &Arc<MatchShape>,
+    key: &[u64],
+) -> bool {
+    a.table == table && a.priority == priority && Arc::ptr_eq(&a.shape, shape) && *a.key == *key
+}
+
+fn rule_identity_hash(r: &Rule) -> u64 {
+    identity_hash(r.table, r.priority, &r.shape, &r.key)
+}
+
+impl Staged {
+    /// The rule this batch added with `rule`'s identity.
+    fn added_like(&self, rule: &Rule) -> Option<&Arc<Rule>> {
+        self.added.find(rule_identity_hash(rule), |a| {
+            same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key)
+        })
+    }
+}
+
 fn rule_addr(r: &Arc<Rule>) -> usize {
     Arc::as_ptr(r) as usize
 }
 
-fn identity(r: &Arc<Rule>) -> RuleIdentity {
-    (r.table, r.priority, r.shape.clone(), r.key.clone())
-}
-
 impl Staged {
     fn remove(&mut self, rule: &Arc<Rule>) {
-        if self.added.remove(&identity(rule)).is_none() {
-            self.removed.insert(rule_addr(rule));
+        let hash = rule_identity_hash(rule);
+        let same =
+            |a: &Arc<Rule>| same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key);
+        match self.added.find_entry(hash, same) {
+            Ok(entry) => {
+                entry.remove();
+            }
+            Err(_) => {
+                self.removed.insert(rule_addr(rule));
+            }
         }
         *self.delta.entry(rule.table).or_default() -= 1;
         self.ops.push(TableOp::Remove(rule.clone()));
@@ -219,7 +292,16 @@ impl Staged {
 
     fn insert(&mut self, rule: Arc<Rule>) {
         *self.delta.entry(rule.table).or_default() += 1;
-        self.added.insert(identity(&rule), rule.clone());
+        let hash = rule_identity_hash(&rule);
+        let same =
+            |a: &Arc<Rule>| same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key);
+        match self.added.find_mut(hash, same) {
+            Some(slot) => *slot = rule.clone(),
+            None => {
+                self.added
+                    .insert_unique(hash, rule.clone(), |a| rule_identity_hash(a));
+            }
+        }
         self.ops.push(TableOp::Insert(rule));
     }
 
@@ -244,7 +326,7 @@ impl Staged {
             .filter(|r| !self.removed.contains(&rule_addr(r)))
             .chain(
                 self.added
-                    .values()
+                    .iter()
                     .filter(move |r| table == ALL_TABLES || r.table == table),
             )
     }
@@ -350,7 +432,7 @@ impl Planner<'_> {
         let shape = self.interner.shape(&spec.matching);
         let insts = self.interner.instructions(&spec.instructions);
         let rule = Arc::new(Rule::new(spec, shape, insts, now_ms));
-        let existing = staged.added.get(&identity(&rule)).cloned().or_else(|| {
+        let existing = staged.added_like(&rule).cloned().or_else(|| {
             tables
                 .table(spec.table)
                 .find_exact(&rule.shape, &rule.key, rule.priority)

@@ -12,9 +12,29 @@ use crate::field::{Field, mask_of_width};
 pub const KEY_WORDS: usize = 18;
 
 /// All fields of one packet.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Eq, Default)]
 pub struct FlowKey {
     pub words: [u64; KEY_WORDS],
+}
+
+impl PartialEq for FlowKey {
+    /// Word-wise, branch-free (the derived comparison calls `memcmp`, which the flow cache's
+    /// hit path paid for on every packet).
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.words
+            .iter()
+            .zip(other.words.iter())
+            .fold(0u64, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+impl std::hash::Hash for FlowKey {
+    /// Consistent with `eq`: equal keys have equal words.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.words.hash(state);
+    }
 }
 
 impl std::fmt::Debug for FlowKey {
@@ -81,15 +101,56 @@ impl FlowKey {
     }
 }
 
-/// Multiply-rotate hash over words (FxHash-like, then a final avalanche).
+/// One multiplier per key word position (a SplitMix64 sequence), so that equal words in
+/// different positions hash differently.
+const HASH_KEYS: [u64; KEY_WORDS] = {
+    let mut k = [0u64; KEY_WORDS];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut i = 0;
+    while i < KEY_WORDS {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        k[i] = z ^ (z >> 31);
+        i += 1;
+    }
+    k
+};
+
+/// The high and low halves of the 128-bit product, xored (the "folded multiply" of foldhash
+/// and wyhash).
+#[inline(always)]
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// A fast hash of up to [`KEY_WORDS`] words (flow-cache keys, subtable keys).
+///
+/// Words are taken in pairs, each pair mixed by one folded multiply with its position's
+/// constants; the pairs are independent of each other, so the multiplies overlap in the
+/// pipeline instead of forming one long dependency chain (18 words cost about as much as
+/// 4 did with a word-at-a-time chain). MurmurHash3's fmix64 then spreads the sum over every
+/// bit, as the hash tables use both the low bits (bucket) and the top 7 (tag).
 #[inline]
 pub fn hash_words(words: &[u64]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = 0;
-    for &w in words {
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    let mut h = words.len() as u64;
+    let mut pairs = words.chunks_exact(2);
+    for (i, p) in pairs.by_ref().enumerate() {
+        let k = 2 * i;
+        h = h.wrapping_add(folded_multiply(
+            p[0] ^ HASH_KEYS[k % KEY_WORDS],
+            p[1] ^ HASH_KEYS[(k + 1) % KEY_WORDS],
+        ));
     }
-    // fmix64 from MurmurHash3: spreads low-entropy keys over all bits.
+    if let [last] = pairs.remainder() {
+        let k = words.len() - 1;
+        h = h.wrapping_add(folded_multiply(
+            last ^ HASH_KEYS[k % KEY_WORDS],
+            HASH_KEYS[(k + 1) % KEY_WORDS],
+        ));
+    }
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;

@@ -74,6 +74,10 @@ pub struct Rule {
     pub flags: FlowFlags,
     pub idle_timeout: u16,
     pub hard_timeout: u16,
+    /// `key::hash_words(&key)`, truncated: the classifier's hash tables rehash and compare
+    /// from it without reaching into `key` (a second cache miss per rule). It fits in the
+    /// struct's padding, so it costs no memory.
+    pub key_hash: u32,
     pub cookie: u64,
     /// The masked key words, one per `shape.words`.
     pub key: Box<[u64]>,
@@ -93,12 +97,13 @@ impl Rule {
         now_ms: u64,
     ) -> Self {
         let value = spec.matching.to_masked_key().value;
-        let key = shape
+        let key: Box<[u64]> = shape
             .words
             .iter()
             .map(|&w| value.words[usize::from(w)])
             .collect();
         Rule {
+            key_hash: crate::key::hash_words(&key) as u32,
             table: spec.table,
             priority: spec.priority,
             flags: spec.flags,
@@ -139,6 +144,7 @@ impl Rule {
             flags: self.flags,
             idle_timeout: self.idle_timeout,
             hard_timeout: self.hard_timeout,
+            key_hash: self.key_hash,
             cookie: self.cookie,
             key: self.key.clone(),
             shape: self.shape.clone(),

@@ -209,7 +209,7 @@ const FRAG_LATER: u128 = 2;
 /// key describes was parsed as far as the packet goes. `Err` says which header was
 /// truncated or bad; the key then holds the layers before it (as OVS's `miniflow_extract`
 /// leaves them) and [`ParseStop::layout`] describes those layers.
-#[inline]
+#[inline(always)]
 pub fn extract(frame: &[u8], in_port: u32, key: &mut FlowKey) -> Result<Layout, ParseStop> {
     for w in &mut key.words[first_header_word()..] {
         *w = 0;
