@@ -13,7 +13,7 @@ use crate::key::FlowKey;
 use crate::normal::{MacTable, NormalDecision, flood_ports};
 use crate::stats::{DropReason, WorkerCounters};
 use crate::tables::PipelinePort;
-use crate::translate::{DpOp, PacketInReason, Translation};
+use crate::translate::{DpOp, FastPath, PacketInReason, Translation};
 use crate::wire::{self, Frame, Layout};
 
 /// Fields that travel with a packet outside its bytes.
@@ -124,6 +124,10 @@ pub(crate) fn execute(
     out: &mut Verdicts,
     env: &mut ExecEnv<'_>,
 ) {
+    if let Some(f) = &t.fast {
+        execute_fast(f, index, frame, &layout, meta, out);
+        return;
+    }
     let first_emit = out.emits.len();
     let mut shared_from = first_emit;
     let mut delivered = false;
@@ -228,6 +232,35 @@ pub(crate) fn execute(
     }
 }
 
+/// [`FastPath`]: the same effect as its ops through the loop of [`execute`] (nothing to
+/// preserve before the single output, which delivers, so no drop is counted).
+#[inline]
+fn execute_fast(
+    f: &FastPath,
+    index: u16,
+    frame: &mut Frame<'_>,
+    layout: &Layout,
+    meta: PacketMeta,
+    out: &mut Verdicts,
+) {
+    let bytes = frame.bytes_mut();
+    if f.dec_ttl {
+        // Translation saw TTL > 1 in the key, which came from these bytes.
+        let _ = wire::dec_ttl(bytes, layout);
+    }
+    for (value, r) in [
+        (f.eth_src, wire::ethernet::field::SRC),
+        (f.eth_dst, wire::ethernet::field::DST),
+    ] {
+        if let Some(v) = value
+            && let Some(d) = bytes.get_mut(r)
+        {
+            d.copy_from_slice(&wire::ethernet::mac_bytes(v));
+        }
+    }
+    emit(out, index, f.port, meta);
+}
+
 #[inline]
 fn emit(out: &mut Verdicts, packet: u16, port: u32, meta: PacketMeta) {
     out.emits.push(Emit {
@@ -254,4 +287,124 @@ fn preserve(out: &mut Verdicts, shared_from: &mut usize, frame: &Frame<'_>) {
         };
     }
     *shared_from = out.emits.len();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::build;
+
+    fn run(t: &Translation, frame_bytes: &[u8]) -> (Vec<u8>, Vec<Emit>, WorkerCounters) {
+        let mut buf = vec![0u8; 64 + frame_bytes.len()];
+        buf[64..].copy_from_slice(frame_bytes);
+        let mut frame = Frame::new(&mut buf, 64, frame_bytes.len()).unwrap();
+        let mut key = FlowKey::default();
+        let layout = wire::extract(frame.bytes(), 12, &mut key).unwrap();
+        let macs = MacTable::new(std::time::Duration::from_secs(300));
+        let queue = ArrayQueue::new(4);
+        let mut counters = WorkerCounters::default();
+        let mut out = Verdicts::default();
+        let mut env = ExecEnv {
+            macs: &macs,
+            ports: &[],
+            packet_ins: &queue,
+            counters: &mut counters,
+            now_ms: 0,
+        };
+        execute(
+            t,
+            3,
+            &mut frame,
+            layout,
+            PacketMeta::default(),
+            &mut out,
+            &mut env,
+        );
+        (frame.bytes().to_vec(), out.emits, counters)
+    }
+
+    /// The fast path writes the same bytes, emits and counters as the op loop.
+    #[test]
+    fn fast_path_matches_the_op_loop() {
+        let mut b = vec![0u8; 64];
+        let spec = build::Ipv4Spec {
+            src_mac: [0xfa, 0x16, 0x3e, 0xcf, 0x4b, 0xed],
+            dst_mac: [0xfa, 0x16, 0x3e, 0xc5, 0x02, 0x4d],
+            src_ip: [10, 2, 0, 5],
+            dst_ip: [10, 1, 0, 5],
+            ttl: 64,
+        };
+        let n = build::udp4(&mut b, &spec, 1000, 5001, 22).unwrap();
+        let shapes: [&[DpOp]; 4] = [
+            &[
+                DpOp::DecTtl,
+                DpOp::SetHeader {
+                    field: Field::EthSrc,
+                    value: 0xfa16_3ec5_024d,
+                },
+                DpOp::SetHeader {
+                    field: Field::EthDst,
+                    value: 0xfa16_3e00_17e6,
+                },
+                DpOp::Output { port: 11 },
+            ],
+            &[DpOp::Output { port: 7 }],
+            &[
+                DpOp::SetHeader {
+                    field: Field::EthDst,
+                    value: 1,
+                },
+                DpOp::SetHeader {
+                    field: Field::EthDst,
+                    value: 2,
+                },
+                DpOp::Output { port: 7 },
+            ],
+            &[DpOp::DecTtl, DpOp::Output { port: 7 }],
+        ];
+        for ops in shapes {
+            let fast = FastPath::of(ops);
+            assert!(fast.is_some(), "{ops:?} has the fast shape");
+            let mut t = Translation {
+                ops: ops.to_vec(),
+                fast,
+                ..Translation::default()
+            };
+            let with_fast = run(&t, &b[..n]);
+            t.fast = None;
+            let without = run(&t, &b[..n]);
+            assert_eq!(with_fast, without, "{ops:?}");
+        }
+        // Not the fast shape: a second output, a rewrite after the output, an IP rewrite,
+        // dec_ttl after a rewrite, nothing at all.
+        let not: [&[DpOp]; 5] = [
+            &[DpOp::Output { port: 1 }, DpOp::Output { port: 2 }],
+            &[
+                DpOp::Output { port: 1 },
+                DpOp::SetHeader {
+                    field: Field::EthDst,
+                    value: 1,
+                },
+            ],
+            &[
+                DpOp::SetHeader {
+                    field: Field::Ipv4Dst,
+                    value: 1,
+                },
+                DpOp::Output { port: 1 },
+            ],
+            &[
+                DpOp::SetHeader {
+                    field: Field::EthDst,
+                    value: 1,
+                },
+                DpOp::DecTtl,
+                DpOp::Output { port: 1 },
+            ],
+            &[],
+        ];
+        for ops in not {
+            assert_eq!(FastPath::of(ops), None, "{ops:?}");
+        }
+    }
 }

@@ -195,7 +195,9 @@ impl Rule {
     /// True when the rule's key words equal `words`.
     #[inline]
     pub fn key_is(&self, words: &[u64]) -> bool {
-        *self.key == *words
+        // Word by word, inline: the slice comparison calls `memcmp`, whose call costs more
+        // than comparing the handful of words a key has.
+        self.key.len() == words.len() && self.key.iter().zip(words).all(|(a, b)| a == b)
     }
 
     /// True when an apply or write action outputs to `port` (OpenFlow's `out_port` filter).

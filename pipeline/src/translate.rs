@@ -100,6 +100,54 @@ pub struct Translation {
     pub drop: Option<DropReason>,
     /// The key after every rewrite.
     pub final_key: FlowKey,
+    /// `ops` in the shape of a routed or switched unicast packet, precompiled for the
+    /// executor (set by translation; `None` for every other shape).
+    pub fast: Option<FastPath>,
+}
+
+/// A translation whose `ops` are exactly: an optional `DecTtl`, then `SetHeader`s of
+/// `eth_src`/`eth_dst` only, then one `Output`, and no drop. Executing it is the same as
+/// executing those ops (the rewrites touch disjoint bytes, and nothing was emitted before
+/// them that would need its own copy), without dispatching on each op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FastPath {
+    pub dec_ttl: bool,
+    /// The value the last `eth_src` rewrite writes.
+    pub eth_src: Option<u128>,
+    /// The value the last `eth_dst` rewrite writes.
+    pub eth_dst: Option<u128>,
+    pub port: u32,
+}
+
+impl FastPath {
+    /// The fast form of `ops`, if they have its shape.
+    pub fn of(ops: &[DpOp]) -> Option<FastPath> {
+        let (last, rest) = ops.split_last()?;
+        let DpOp::Output { port } = *last else {
+            return None;
+        };
+        let mut f = FastPath {
+            dec_ttl: false,
+            eth_src: None,
+            eth_dst: None,
+            port,
+        };
+        for (i, op) in rest.iter().enumerate() {
+            match *op {
+                DpOp::DecTtl if i == 0 => f.dec_ttl = true,
+                DpOp::SetHeader {
+                    field: Field::EthSrc,
+                    value,
+                } => f.eth_src = Some(value),
+                DpOp::SetHeader {
+                    field: Field::EthDst,
+                    value,
+                } => f.eth_dst = Some(value),
+                _ => return None,
+            }
+        }
+        Some(f)
+    }
 }
 
 /// One step of a trace, as `wyvern trace` prints it.
@@ -253,6 +301,9 @@ impl<'a, 't> Xlate<'a, 't> {
             self.out.drop = Some(DropReason::NoAction);
         }
         self.out.final_key = self.key;
+        if self.out.drop.is_none() {
+            self.out.fast = FastPath::of(&self.out.ops);
+        }
         self.out
     }
 
