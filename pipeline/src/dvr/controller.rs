@@ -465,8 +465,11 @@ pub fn echo_reply_frame(req: &[u8]) -> Option<Vec<u8>> {
     f[ETH + 10..ETH + 12].copy_from_slice(&ip_sum.to_be_bytes());
     f[icmp] = 0;
     f[icmp + 2..icmp + 4].fill(0);
-    let total = usize::from(u16::from_be_bytes([f[ETH + 2], f[ETH + 3]])).min(f.len() - ETH);
-    let sum = checksum::checksum(&f[icmp..ETH + total]);
+    // The ICMP message ends where the IP packet says, but never before its own header nor past
+    // the frame, whatever the total-length field claims.
+    let total = usize::from(u16::from_be_bytes([f[ETH + 2], f[ETH + 3]]));
+    let end = (ETH + total).clamp(icmp + 8, f.len());
+    let sum = checksum::checksum(&f[icmp..end]);
     f[icmp + 2..icmp + 4].copy_from_slice(&sum.to_be_bytes());
     Some(f)
 }
@@ -503,4 +506,26 @@ pub fn time_exceeded_frame(
     let sum = checksum::checksum(&f[icmp..]);
     f[icmp + 2..icmp + 4].copy_from_slice(&sum.to_be_bytes());
     Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_replies_never_panic_on_any_bytes() {
+        let mut frame = vec![0u8; 14 + 20 + 8];
+        frame[14] = 0x45;
+        frame[14 + 9] = 1;
+        frame[34] = 8;
+        for total in [0u16, 1, 20, 27, 28, 29, 0xffff] {
+            frame[16..18].copy_from_slice(&total.to_be_bytes());
+            assert!(echo_reply_frame(&frame).is_some(), "total length {total}");
+        }
+        for len in 0..frame.len() {
+            let _ = echo_reply_frame(&frame[..len]);
+            let _ =
+                time_exceeded_frame(&frame[..len], 0xfa16_3e00_0001, Ipv4Addr::new(10, 1, 0, 1));
+        }
+    }
 }
