@@ -6,22 +6,17 @@
 
 use std::sync::Arc;
 
+#[path = "common/frames.rs"]
+mod frames;
+use frames::*;
+
 use wyvern_pipeline::field::Field;
 use wyvern_pipeline::flow::{FlowMod, FlowModCommand};
 use wyvern_pipeline::translate::PacketInReason;
-use wyvern_pipeline::wire::{self, Frame, build};
-use wyvern_pipeline::{
-    EmitData, FlowFilter, PacketMeta, Pipeline, PipelineConfig, PipelinePort, RemovedReason,
-    RxPacket, Verdicts,
-};
+use wyvern_pipeline::wire::{self, build};
+use wyvern_pipeline::{FlowFilter, Pipeline, PipelineConfig, PipelinePort, RemovedReason};
 
-const VM1: [u8; 6] = [0xfa, 0x16, 0x3e, 0x00, 0x17, 0xe6];
-const VM2: [u8; 6] = [0xfa, 0x16, 0x3e, 0xcf, 0x4b, 0xed];
 const VM3: [u8; 6] = [0xfa, 0x16, 0x3e, 0x00, 0x00, 0x13];
-const R1_NET1: [u8; 6] = [0xfa, 0x16, 0x3e, 0xc0, 0x8d, 0x8b];
-const R1_NET2: [u8; 6] = [0xfa, 0x16, 0x3e, 0xc5, 0x02, 0x4d];
-const VM1_IP: [u8; 4] = [10, 1, 0, 5];
-const VM2_IP: [u8; 4] = [10, 2, 0, 5];
 const VM3_IP: [u8; 4] = [10, 1, 0, 6];
 
 fn load(p: &Pipeline, text: &str) {
@@ -55,48 +50,6 @@ fn dragonflow() -> Arc<Pipeline> {
 }
 
 /// Runs one frame through a worker; returns (port, bytes) per output.
-fn run(worker: &mut wyvern_pipeline::Worker, in_port: u32, frame: &[u8]) -> Vec<(u32, Vec<u8>)> {
-    let mut buf = vec![0u8; 64 + frame.len()];
-    buf[64..].copy_from_slice(frame);
-    let mut out = Verdicts::default();
-    let mut batch = [RxPacket {
-        frame: Frame::new(&mut buf, 64, frame.len()).unwrap(),
-        in_port,
-        meta: PacketMeta::default(),
-    }];
-    worker.process(&mut batch, &mut out);
-    let final_bytes = batch[0].frame.bytes().to_vec();
-    out.emits
-        .iter()
-        .map(|e| {
-            let bytes = match e.data {
-                EmitData::Frame => final_bytes.clone(),
-                d => out.copy_bytes(d).unwrap().to_vec(),
-            };
-            (e.port, bytes)
-        })
-        .collect()
-}
-
-fn icmp(src: ([u8; 6], [u8; 4]), dst: ([u8; 6], [u8; 4]), ttl: u8) -> Vec<u8> {
-    let mut b = vec![0u8; 98];
-    let spec = build::Ipv4Spec {
-        src_mac: src.0,
-        dst_mac: dst.0,
-        src_ip: src.1,
-        dst_ip: dst.1,
-        ttl,
-    };
-    let n = build::icmp4_echo(&mut b, &spec, false, 7, 1, 56).unwrap();
-    b.truncate(n);
-    b
-}
-
-fn key_of(frame: &[u8]) -> wyvern_pipeline::key::FlowKey {
-    let mut k = wyvern_pipeline::key::FlowKey::default();
-    let _ = wire::extract(frame, 0, &mut k);
-    k
-}
 
 #[test]
 fn gateway_arp_is_answered_out_the_in_port_by_table_51() {
@@ -119,10 +72,6 @@ fn gateway_arp_is_answered_out_the_in_port_by_table_51() {
     // in net2 only (there is no other port in net2).
     let n = build::arp_request(&mut req, VM2, VM2_IP, [10, 1, 0, 1]).unwrap();
     assert!(run(&mut w, 12, &req[..n]).is_empty());
-}
-
-fn mac(m: [u8; 6]) -> u128 {
-    m.iter().fold(0u128, |a, b| (a << 8) | u128::from(*b))
 }
 
 #[test]

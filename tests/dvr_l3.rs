@@ -4,24 +4,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+#[path = "common/frames.rs"]
+mod frames;
+use frames::*;
+
 use wyvern_pipeline::dvr::compile::{CompileInput, L3Mode, compile};
 use wyvern_pipeline::dvr::controller::{L3Config, L3Controller, Outcome, route_cookie};
 use wyvern_pipeline::dvr::topology::Topology;
 use wyvern_pipeline::field::Field;
-use wyvern_pipeline::key::FlowKey;
-use wyvern_pipeline::wire::{self, Frame, build};
-use wyvern_pipeline::{
-    EmitData, FlowFilter, PacketMeta, Pipeline, PipelineConfig, PipelinePort, RxPacket, Verdicts,
-    Worker,
-};
+use wyvern_pipeline::wire::{self};
+use wyvern_pipeline::{FlowFilter, Pipeline, PipelineConfig, PipelinePort, Worker};
 
 const TOPOLOGY: &str = include_str!("../examples/blog-lab.toml");
-const VM1: [u8; 6] = [0xfa, 0x16, 0x3e, 0x00, 0x17, 0xe6];
-const VM2: [u8; 6] = [0xfa, 0x16, 0x3e, 0xcf, 0x4b, 0xed];
-const R1_NET1: [u8; 6] = [0xfa, 0x16, 0x3e, 0xc0, 0x8d, 0x8b];
-const R1_NET2: [u8; 6] = [0xfa, 0x16, 0x3e, 0xc5, 0x02, 0x4d];
-const VM1_IP: [u8; 4] = [10, 1, 0, 5];
-const VM2_IP: [u8; 4] = [10, 2, 0, 5];
 
 struct Lab {
     pipeline: Arc<Pipeline>,
@@ -65,27 +59,7 @@ impl Lab {
     /// Sends a frame in; runs the controller on any packet-ins; returns what left the switch
     /// (worker outputs, then frames the controller injected).
     fn send(&mut self, in_port: u32, frame: &[u8]) -> (Vec<(u32, Vec<u8>)>, Vec<Outcome>) {
-        let mut buf = vec![0u8; 64 + frame.len()];
-        buf[64..].copy_from_slice(frame);
-        let mut out = Verdicts::default();
-        let mut batch = [RxPacket {
-            frame: Frame::new(&mut buf, 64, frame.len()).unwrap(),
-            in_port,
-            meta: PacketMeta::default(),
-        }];
-        self.worker.process(&mut batch, &mut out);
-        let fin = batch[0].frame.bytes().to_vec();
-        let mut sent: Vec<(u32, Vec<u8>)> = out
-            .emits
-            .iter()
-            .map(|e| {
-                let b = match e.data {
-                    EmitData::Frame => fin.clone(),
-                    d => out.copy_bytes(d).unwrap().to_vec(),
-                };
-                (e.port, b)
-            })
-            .collect();
+        let mut sent = run(&mut self.worker, in_port, frame);
         let mut outcomes = Vec::new();
         while let Some(pin) = self.pipeline.next_packet_in() {
             outcomes.push(self.l3.handle(&self.pipeline, &pin));
@@ -95,30 +69,6 @@ impl Lab {
         }
         (sent, outcomes)
     }
-}
-
-fn icmp(src: ([u8; 6], [u8; 4]), dst: ([u8; 6], [u8; 4]), ttl: u8) -> Vec<u8> {
-    let mut b = vec![0u8; 98];
-    let spec = build::Ipv4Spec {
-        src_mac: src.0,
-        dst_mac: dst.0,
-        src_ip: src.1,
-        dst_ip: dst.1,
-        ttl,
-    };
-    let n = build::icmp4_echo(&mut b, &spec, false, 7, 1, 56).unwrap();
-    b.truncate(n);
-    b
-}
-
-fn key(frame: &[u8]) -> FlowKey {
-    let mut k = FlowKey::default();
-    let _ = wire::extract(frame, 0, &mut k);
-    k
-}
-
-fn mac(m: [u8; 6]) -> u128 {
-    m.iter().fold(0, |a, b| (a << 8) | u128::from(*b))
 }
 
 fn learned(p: &Pipeline) -> Vec<wyvern_pipeline::flow::FlowStats> {
@@ -138,7 +88,7 @@ fn first_routed_ping_is_delivered_and_two_flows_are_learned() {
     assert_eq!(outcomes, vec![Outcome::Routed { flows: 2 }]);
     assert_eq!(sent.len(), 1, "the first packet is not lost");
     assert_eq!(sent[0].0, 11);
-    let k = key(&sent[0].1);
+    let k = key_of(&sent[0].1);
     assert_eq!(k.get(Field::IpTtl), 63);
     assert_eq!(
         k.get(Field::EthSrc),
@@ -169,7 +119,7 @@ fn first_routed_ping_is_delivered_and_two_flows_are_learned() {
         "the reverse flow was learned with the forward one"
     );
     assert_eq!(sent[0].0, 12);
-    assert_eq!(key(&sent[0].1).get(Field::EthDst), mac(VM2));
+    assert_eq!(key_of(&sent[0].1).get(Field::EthDst), mac(VM2));
 }
 
 #[test]
@@ -193,7 +143,7 @@ fn router_interface_answers_ping_and_expired_ttl_gets_time_exceeded() {
     let mut lab = lab(L3Mode::Reactive);
     let (sent, outcomes) = lab.send(11, &icmp((VM1, VM1_IP), (R1_NET1, [10, 1, 0, 1]), 64));
     assert_eq!(outcomes, vec![Outcome::EchoReplied]);
-    let k = key(&sent[0].1);
+    let k = key_of(&sent[0].1);
     assert_eq!(sent[0].0, 11);
     assert_eq!(k.get(Field::Icmpv4Type), 0);
     assert_eq!(k.get(Field::Ipv4Src), 0x0a01_0001);
@@ -203,7 +153,7 @@ fn router_interface_answers_ping_and_expired_ttl_gets_time_exceeded() {
     lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
     let (sent, outcomes) = lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 1));
     assert_eq!(outcomes, vec![Outcome::TtlExceeded]);
-    let k = key(&sent[0].1);
+    let k = key_of(&sent[0].1);
     assert_eq!(sent[0].0, 12);
     assert_eq!(k.get(Field::Icmpv4Type), 11);
     assert_eq!(
@@ -234,5 +184,5 @@ fn proactive_mode_routes_without_any_packet_in() {
     assert!(outcomes.is_empty());
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, 11);
-    assert_eq!(key(&sent[0].1).get(Field::IpTtl), 63);
+    assert_eq!(key_of(&sent[0].1).get(Field::IpTtl), 63);
 }
