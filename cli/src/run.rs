@@ -18,7 +18,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use tracing::{info, warn};
 use wyvern_ofproto::endpoint::{ConnTarget, Endpoint, EndpointConfig, FailMode};
-use wyvern_ofproto::ports::NoPorts;
+use wyvern_ofproto::services::Services;
 use wyvern_pipeline::{Pipeline, PipelineConfig};
 
 use crate::config::{self, ConfigError, check_bridge, parse_dpid};
@@ -151,7 +151,7 @@ pub fn run(args: &RunArgs) -> Result<(), RunError> {
         fail_mode = ?config.fail_mode,
         "starting"
     );
-    let endpoint = Endpoint::start(config, pipeline.clone(), Arc::new(NoPorts::new()))?;
+    let endpoint = Endpoint::start(config, pipeline.clone(), Services::default())?;
 
     // No datapath yet: drain what packet-outs produce so the injection queue never fills.
     let stop = Arc::new(AtomicBool::new(false));

@@ -18,6 +18,9 @@
 //! never blocks: a connection that does not read is disconnected by its outbox, never waited
 //! for.
 //!
+//! An in-process controller ([`PacketInHook`], the built-in DVR controller) sees each packet-in
+//! first, on the control thread; what it handles goes to no connection.
+//!
 //! # Fail mode
 //! `secure` leaves the flow tables alone whatever happens to controllers. `standalone` adds a
 //! table-0, priority-0 `NORMAL` flow (cookie [`FALLBACK_COOKIE`]) while no controller
@@ -50,6 +53,7 @@ use crate::error::{OfError, RoleRequestFailedCode};
 use crate::msg::table_features::{TableFeatures, table_features_reply};
 use crate::msg::{AsyncConfig, ControllerRole, Message, PacketInReason, PortStatus, Role};
 use crate::ports::PortProvider;
+use crate::services::{AdminHandler, PacketInHook, Services};
 use crate::translate;
 
 /// The default OpenFlow port.
@@ -297,6 +301,8 @@ pub struct EndpointCounters {
     pub packet_ins_sent: AtomicU64,
     /// Packet-ins that no connection wanted.
     pub packet_ins_unwanted: AtomicU64,
+    /// Packet-ins the in-process controller ([`PacketInHook`]) handled.
+    pub packet_ins_handled_locally: AtomicU64,
     /// FLOW_REMOVED messages queued.
     pub flow_removed_sent: AtomicU64,
     /// PORT_STATUS messages queued.
@@ -331,6 +337,7 @@ const DEFAULT_MISS_SEND_LEN: u16 = 128;
 pub(crate) struct Switch {
     pub(crate) pipeline: Arc<Pipeline>,
     pub(crate) ports: Arc<dyn PortProvider>,
+    pub(crate) admin: Option<Arc<dyn AdminHandler>>,
     pub(crate) config: EndpointConfig,
     conns: Mutex<HashMap<u64, ConnEntry>>,
     /// The last master/slave generation id (OpenFlow 1.3.5 §6.3.5).
@@ -751,8 +758,13 @@ impl Endpoint {
     pub fn start(
         config: EndpointConfig,
         pipeline: Arc<Pipeline>,
-        ports: Arc<dyn PortProvider>,
+        services: Services,
     ) -> Result<Endpoint, EndpointError> {
+        let Services {
+            ports,
+            admin,
+            packet_in_hook,
+        } = services;
         let events = ports.events();
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
@@ -806,6 +818,7 @@ impl Endpoint {
         let switch = Arc::new(Switch {
             pipeline,
             ports,
+            admin,
             config,
             conns: Mutex::new(HashMap::new()),
             generation: Mutex::new(None),
@@ -832,7 +845,7 @@ impl Endpoint {
         }
         let sw = switch.clone();
         threads.push(spawn("of-control".into(), move || {
-            control_loop(&sw, &events)
+            control_loop(&sw, &events, packet_in_hook)
         })?);
         Ok(Endpoint {
             switch,
@@ -954,7 +967,11 @@ fn connect_loop(sw: &Arc<Switch>, target: &ConnTarget) {
     }
 }
 
-fn control_loop(sw: &Arc<Switch>, port_events: &Receiver<PortStatus>) {
+fn control_loop(
+    sw: &Arc<Switch>,
+    port_events: &Receiver<PortStatus>,
+    mut hook: Option<Box<dyn PacketInHook>>,
+) {
     let mut last_expire = Instant::now();
     while !sw.stopping() {
         let mut busy = false;
@@ -962,8 +979,14 @@ fn control_loop(sw: &Arc<Switch>, port_events: &Receiver<PortStatus>) {
             let Some(p) = sw.pipeline.next_packet_in() else {
                 break;
             };
-            sw.deliver_packet_in(&p);
             busy = true;
+            if hook.as_mut().is_some_and(|h| h.packet_in(&p)) {
+                sw.counters
+                    .packet_ins_handled_locally
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            sw.deliver_packet_in(&p);
         }
         while let Ok(ps) = port_events.try_recv() {
             sw.deliver_port_status(&ps);
