@@ -5,7 +5,10 @@
 //! traffic. Each subcommand lives in its own module; `main` only parses arguments and reports
 //! errors.
 
+mod admin;
+mod bridge_ports;
 mod config;
+mod dvr;
 mod ofctl;
 mod pktgen;
 mod run;

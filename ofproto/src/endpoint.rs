@@ -11,7 +11,8 @@
 //! role and asynchronous configuration, and the master generation id.
 //!
 //! # Asynchronous messages
-//! One control thread polls [`Pipeline::next_packet_in`], calls [`Pipeline::expire`] about
+//! One control thread, woken by the pipeline's packet-in waker, takes
+//! [`Pipeline::next_packet_in`], calls [`Pipeline::expire`] about
 //! once a second and reads the port provider's events, and queues PACKET_IN, FLOW_REMOVED and
 //! PORT_STATUS on every connection whose role and asynchronous configuration (OpenFlow 1.3.5
 //! §7.3.10, element 0 for master and equal, element 1 for slave) ask for that reason. Queueing
@@ -844,9 +845,14 @@ impl Endpoint {
             })?);
         }
         let sw = switch.clone();
-        threads.push(spawn("of-control".into(), move || {
+        let control = spawn("of-control".into(), move || {
             control_loop(&sw, &events, packet_in_hook)
-        })?);
+        })?;
+        let control_thread = control.thread().clone();
+        switch
+            .pipeline
+            .set_packet_in_waker(Box::new(move || control_thread.unpark()));
+        threads.push(control);
         Ok(Endpoint {
             switch,
             threads,
@@ -1000,7 +1006,9 @@ fn control_loop(
             sw.update_fallback();
         }
         if !busy {
-            thread::sleep(Duration::from_millis(2));
+            // Packet-ins unpark the thread at once (the pipeline's packet-in waker); the
+            // timeout paces port events, expiry and the fail-mode check.
+            thread::park_timeout(Duration::from_millis(10));
         }
     }
 }

@@ -53,7 +53,7 @@ pub fn flows_of_port(id: u32) -> [(u64, u64); 2] {
 }
 
 /// Settings of the controller.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct L3Config {
     pub idle_timeout: u16,
     pub hard_timeout: u16,
