@@ -37,6 +37,9 @@ pub struct Lab {
     children: Vec<Child>,
 }
 
+/// The underlay namespace's own address: the nodes reach an external controller there.
+pub const UNDERLAY_HOST: &str = "192.168.50.254";
+
 /// Where the labs keep their state.
 pub const LABS_DIR: &str = "/run/wyvern/labs";
 
@@ -171,14 +174,19 @@ impl Lab {
         Ok(())
     }
 
-    /// Joins the nodes' VTEPs: a veth from each node to a Linux bridge in an underlay
-    /// namespace (only with more than one node).
+    /// Joins the nodes' VTEPs: a veth from each node to a Linux bridge in the underlay
+    /// namespace, which also holds [`UNDERLAY_HOST`], where an external controller runs
+    /// (only with more than one node, or a controller).
     fn underlay(&mut self) -> Result<(), LabError> {
-        if self.plan.nodes.len() < 2 {
+        if self.plan.nodes.len() < 2 && self.plan.settings.controller.is_none() {
             return Ok(());
         }
         let ul = self.add_ns("underlay")?;
         ip(&ul, &["link", "add", "br0", "type", "bridge"])?;
+        ip(
+            &ul,
+            &["addr", "add", &format!("{UNDERLAY_HOST}/24"), "dev", "br0"],
+        )?;
         ip(&ul, &["link", "set", "br0", "up"])?;
         for n in self.plan.nodes.clone() {
             let ns = self.ns(&n.name);

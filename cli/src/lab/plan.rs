@@ -1,10 +1,10 @@
 //! What a lab is made of: the blog's topology spread over N nodes, and its configuration file.
 //!
 //! The blog's lab is one router `r1` joining net1 (10.1.0.0/24, segmentation id 0x1f42) and
-//! net2 (10.2.0.0/24, 0x1f43), with vm1 on net1 and vm2 on net2, and the blog's MAC addresses.
-//! On one node both VMs share it. With more nodes, vm1 stays on node1, vm2 moves to node2, and
-//! vm3 (net1, 10.1.0.6) joins node2 so that net1 spans two nodes: vm2 → vm1 is routed across
-//! the tunnel and vm3 → vm1 is switched across it.
+//! net2 (10.2.0.0/24, 0x1f43), with vm1 on net1 and vm2 on net2, and the blog's MAC addresses;
+//! vm3 (net1, 10.1.0.6) is vm1's neighbour, for traffic that stays within a subnet. On one
+//! node all three share it. With more nodes, vm1 stays on node1 while vm2 and vm3 go to node2:
+//! vm2 → vm1 is routed across the tunnel and vm3 → vm1 is switched across it.
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -47,12 +47,42 @@ pub struct Node {
     pub vtep: Ipv4Addr,
 }
 
+/// How routes are set up (the configuration's `l3_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum L3Mode {
+    /// The first packet of a host pair goes to the controller, which learns its flows.
+    Reactive,
+    /// Host routes are installed up front: no packet-in.
+    Proactive,
+}
+
+/// Settings of the switches, beyond the topology.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub l3_mode: L3Mode,
+    /// Idle timeout of the learned flows (the configuration's default when `None`).
+    pub idle_timeout: Option<u16>,
+    /// An external OpenFlow controller taking the packet-ins instead of the built-in one.
+    pub controller: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            l3_mode: L3Mode::Reactive,
+            idle_timeout: None,
+            controller: None,
+        }
+    }
+}
+
 /// Everything `wyvern lab up` builds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub nodes: Vec<Node>,
     pub vms: Vec<Vm>,
     pub datapath: Datapath,
+    pub settings: Settings,
 }
 
 /// The blog's router interfaces: (network, IP, MAC).
@@ -96,21 +126,20 @@ impl Plan {
                 node: usize::from(multi),
             },
         ];
-        if multi {
-            vms.push(Vm {
-                name: "vm3",
-                network: "net1",
-                mac: "fa:16:3e:00:17:e7",
-                ip: Ipv4Addr::new(10, 1, 0, 6),
-                gateway: Ipv4Addr::new(10, 1, 0, 1),
-                ofport: 13,
-                node: 1,
-            });
-        }
+        vms.push(Vm {
+            name: "vm3",
+            network: "net1",
+            mac: "fa:16:3e:00:17:e7",
+            ip: Ipv4Addr::new(10, 1, 0, 6),
+            gateway: Ipv4Addr::new(10, 1, 0, 1),
+            ofport: 13,
+            node: usize::from(multi),
+        });
         Plan {
             nodes,
             vms,
             datapath,
+            settings: Settings::default(),
         }
     }
 
@@ -120,9 +149,20 @@ impl Plan {
 
     /// The configuration file every node runs (`wyvern run --config F --chassis NODE`).
     pub fn config(&self) -> String {
-        let mut t = String::from(
-            "# Written by `wyvern lab up`: the Dragonflow blog's lab.\nbridge = \"br-int\"\nl3_mode = \"reactive\"\n",
+        let s = &self.settings;
+        let mut t = format!(
+            "# Written by `wyvern lab up`: the Dragonflow blog's lab.\nbridge = \"br-int\"\nl3_mode = \"{}\"\n",
+            match s.l3_mode {
+                L3Mode::Reactive => "reactive",
+                L3Mode::Proactive => "proactive",
+            }
         );
+        if let Some(idle) = s.idle_timeout {
+            let _ = writeln!(t, "l3_idle_timeout = {idle}");
+        }
+        if let Some(c) = &s.controller {
+            let _ = writeln!(t, "builtin_controller = false\ncontrollers = [\"{c}\"]");
+        }
         for n in &self.nodes {
             let _ = write!(
                 t,
@@ -190,10 +230,29 @@ mod tests {
     }
 
     #[test]
+    fn settings_reach_the_configuration() {
+        let mut plan = Plan::blog(1, Datapath::Tap);
+        plan.settings = Settings {
+            l3_mode: L3Mode::Proactive,
+            idle_timeout: Some(2),
+            controller: Some("tcp:127.0.0.1:6633".into()),
+        };
+        let cfg = config::parse(std::path::Path::new("lab.toml"), &plan.config()).unwrap();
+        assert_eq!(cfg.controllers.len(), 1);
+        let dvr = cfg.dvr.unwrap();
+        assert_eq!(
+            dvr.l3_mode,
+            wyvern_pipeline::dvr::compile::L3Mode::Proactive
+        );
+        assert_eq!(dvr.l3.idle_timeout, 2);
+        assert!(!dvr.builtin_controller);
+    }
+
+    #[test]
     fn one_node_is_the_blog_and_two_split_it() {
         let one = Plan::blog(1, Datapath::Afxdp);
         assert!(one.vms.iter().all(|v| v.node == 0));
-        assert_eq!(one.vms.len(), 2);
+        assert_eq!(one.vms.len(), 3);
         let two = Plan::blog(2, Datapath::Afxdp);
         assert_eq!(two.vm("vm2").unwrap().node, 1);
         assert_eq!(two.vm("vm3").unwrap().network, "net1");
