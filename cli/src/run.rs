@@ -211,6 +211,10 @@ pub fn run(args: &RunArgs) -> Result<(), RunError> {
             "--chassis needs a configuration with a topology (--config FILE)".into(),
         ));
     }
+    // The topology is checked before anything is opened.
+    if let Some(d) = file.as_ref().and_then(|f| f.dvr.as_ref()) {
+        d.for_chassis(args.chassis.as_deref())?;
+    }
     // Installed before anything starts, so a signal during start-up is not lost.
     let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(RunError::Signals)?;
     let pipeline = Pipeline::new(PipelineConfig::default());

@@ -275,3 +275,73 @@ fn configuration_errors_name_file_and_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("secure or standalone"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Each bad topology stops `wyvern run` before anything is opened, with an error that names
+/// what to fix.
+#[test]
+fn topology_errors_stop_the_switch_and_say_what_to_fix() {
+    let dir = run_dir("topology");
+    let blog = include_str!("../../examples/blog-lab.toml");
+    let second_net = "segmentation_id = 0x1f43";
+    let cases: Vec<(String, &str)> = vec![
+        (
+            blog.replace("network = \"net2\"\nmac", "network = \"net9\"\nmac"),
+            "unknown network \"net9\"",
+        ),
+        (
+            blog.replace("ips = [\"10.2.0.5\"]", "ips = [\"10.7.0.5\"]"),
+            "10.7.0.5 is outside every subnet",
+        ),
+        (
+            blog.replace(
+                "mac = \"fa:16:3e:cf:4b:ed\"",
+                "mac = \"fa:16:3e:00:17:e6\"\nips = [\"10.1.0.9\"]",
+            )
+            .replace("network = \"net2\"\nmac", "network = \"net1\"\nmac")
+            .replace("ips = [\"10.2.0.5\"]\n", ""),
+            "MAC fa:16:3e:00:17:e6 is used by both",
+        ),
+        (
+            blog.replace(second_net, "segmentation_id = 0x1f42"),
+            "is already used by another network",
+        ),
+        (
+            blog.replace("mac = \"fa:16:3e:c5:02:4d\"", "mac = \"fa:16:3e:c0:8d:8b\""),
+            "router interface MAC fa:16:3e:c0:8d:8b is used by both",
+        ),
+        (
+            blog.replace("10.2.0.0/24", "10.1.0.0/16")
+                .replace("10.2.0.1", "10.1.9.1")
+                .replace("10.2.0.5", "10.1.9.5"),
+            "overlap",
+        ),
+        (
+            blog.replace(
+                "chassis = \"node1\"\ninterface = \"vm2-br\"",
+                "chassis = \"node7\"\ninterface = \"vm2-br\"",
+            ),
+            "unknown chassis \"node7\"",
+        ),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let file = dir.join(format!("bad{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = Command::new(WYVERN)
+            .args(["run", "--config", file.to_str().unwrap()])
+            .args([
+                "--bridge",
+                &bridge_name("tp"),
+                "--run-dir",
+                dir.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "case {i} started");
+        assert!(
+            err.contains(&file.display().to_string()) && err.contains(want),
+            "case {i}: want {want:?} in {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

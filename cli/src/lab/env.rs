@@ -130,6 +130,17 @@ impl Lab {
         self.state.namespaces.push(ns.clone());
         self.save()?;
         ip(&ns, &["link", "set", "lo", "up"])?;
+        // The blog's pipeline routes IPv4; IPv6's background chatter (router solicitations,
+        // MLD) would only blur the counters people read in the lab.
+        in_ns(
+            &ns,
+            "sysctl",
+            &[
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ],
+        )?;
         Ok(ns)
     }
 

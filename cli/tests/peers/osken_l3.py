@@ -7,8 +7,8 @@ topology is the lab's (one node): on a packet-in from the east-west table (52) i
 flow per direction at priority 100 — match metadata, in_port, dl_src, dl_dst, nw_src, nw_dst;
 actions dec_ttl, eth_src := the router's MAC on the destination network, eth_dst := the
 destination's MAC, output — then sends the packet back through the tables (packet-out to
-OFPP_TABLE) so the first packet is not lost. Prints `READY` once listening and one JSON line
-per decision (`routed`, `ignored`).
+OFPP_TABLE) so the first packet is not lost. Prints `READY` once listening, a JSON line when a
+switch connects (`connected`) and one per decision (`routed`, `ignored`).
 """
 
 import json
@@ -22,7 +22,7 @@ hub.patch(thread=False)
 from os_ken import cfg  # noqa: E402
 from os_ken.base import app_manager  # noqa: E402
 from os_ken.controller import ofp_event  # noqa: E402
-from os_ken.controller.handler import MAIN_DISPATCHER, set_ev_cls  # noqa: E402
+from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls  # noqa: E402
 from os_ken.lib.packet import ethernet, ipv4, packet  # noqa: E402
 from os_ken.ofproto import ofproto_v1_3  # noqa: E402
 
@@ -75,6 +75,10 @@ class L3(app_manager.OSKenApp):
                 instructions=inst,
             )
         )
+
+    @set_ev_cls(ofp_event.EventOFPSwitchFeatures, CONFIG_DISPATCHER)
+    def features(self, ev):
+        report(event="connected", dpid=ev.msg.datapath_id)
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
