@@ -24,7 +24,14 @@ struct Lab {
 }
 
 fn lab(mode: L3Mode) -> Lab {
-    let topo = Arc::new(Topology::from_toml(TOPOLOGY, "blog-lab.toml").unwrap());
+    lab_with(
+        Topology::from_toml(TOPOLOGY, "blog-lab.toml").unwrap(),
+        mode,
+    )
+}
+
+fn lab_with(topo: Topology, mode: L3Mode) -> Lab {
+    let topo = Arc::new(topo);
     topo.validate(Some("node1")).unwrap();
     let ofports: HashMap<String, u32> = [("vm1".to_string(), 11), ("vm2".to_string(), 12)].into();
     let input = CompileInput {
@@ -57,11 +64,15 @@ fn lab(mode: L3Mode) -> Lab {
 
 impl Lab {
     /// Sends a frame in; runs the controller on any packet-ins; returns what left the switch
-    /// (worker outputs, then frames the controller injected).
+    /// (worker outputs, then frames the controller injected). A re-injected packet that comes
+    /// back as a packet-in is handled too, up to 8 rounds (a controller stuck in that loop
+    /// shows as 8 outcomes instead of hanging the test).
     fn send(&mut self, in_port: u32, frame: &[u8]) -> (Vec<(u32, Vec<u8>)>, Vec<Outcome>) {
         let mut sent = run(&mut self.worker, in_port, frame);
         let mut outcomes = Vec::new();
-        while let Some(pin) = self.pipeline.next_packet_in() {
+        while outcomes.len() < 8
+            && let Some(pin) = self.pipeline.next_packet_in()
+        {
             outcomes.push(self.l3.handle(&self.pipeline, &pin));
         }
         while let Some(i) = self.pipeline.take_injected() {
@@ -215,6 +226,51 @@ fn router_interface_answers_ping_and_expired_ttl_gets_time_exceeded() {
         wire::checksum::verifies(&sent[0].1[34..], 0),
         "ICMP checksum"
     );
+}
+
+#[test]
+fn a_port_with_two_addresses_is_routed_from_each_with_its_own_flow() {
+    let mut topo = Topology::from_toml(TOPOLOGY, "blog-lab.toml").unwrap();
+    topo.ports[1].ips.push("10.2.0.9".parse().unwrap());
+    let mut lab = lab_with(topo, L3Mode::Reactive);
+    for src in [VM2_IP, [10, 2, 0, 9]] {
+        let (sent, outcomes) = lab.send(12, &icmp((VM2, src), (R1_NET2, VM1_IP), 64));
+        assert_eq!(
+            outcomes,
+            vec![Outcome::Routed { flows: 2 }],
+            "one packet-in from {src:?}: the re-injected packet takes the learned flow"
+        );
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, 11);
+    }
+    let text: Vec<String> = learned(&lab.pipeline)
+        .iter()
+        .map(|f| wyvern_pipeline::text::format_spec(&f.spec))
+        .collect();
+    assert_eq!(text.len(), 4, "{text:#?}");
+    assert!(
+        text.iter()
+            .any(|t| t.contains("nw_src=10.2.0.9,nw_dst=10.1.0.5 ")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("nw_src=10.1.0.5,nw_dst=10.2.0.9 ")),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn a_known_address_from_another_mac_is_dropped_not_looped() {
+    let mut lab = lab(L3Mode::Reactive);
+    let other_mac = [0xfa, 0x16, 0x3e, 0x99, 0x99, 0x99];
+    let (sent, outcomes) = lab.send(12, &icmp((other_mac, VM2_IP), (R1_NET2, VM1_IP), 64));
+    assert!(sent.is_empty());
+    assert_eq!(
+        outcomes,
+        vec![Outcome::NoRoute("the source MAC is not the source port's")]
+    );
+    assert!(learned(&lab.pipeline).is_empty());
 }
 
 #[test]

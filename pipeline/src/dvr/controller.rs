@@ -5,8 +5,11 @@
 //! re-injects packets with [`Pipeline::resubmit`] / [`Pipeline::packet_out`].
 //!
 //! - **A new host pair** (a packet-in from table 52 with reason `action`): the source network
-//!   is the packet's metadata; the destination is the port whose IP is `nw_dst`, on a network
-//!   attached to the same router. It installs one flow per direction in table 52 at priority
+//!   is the packet's metadata; the source is the port that owns `nw_src` there and must have
+//!   sent it (`dl_src` is its MAC); the destination is the port whose IP is `nw_dst`, on a
+//!   network attached to the same router. The flows match the packet's own addresses (a port
+//!   may own several), so the re-injected packet always takes them and never comes back as a
+//!   packet-in. It installs one flow per direction in table 52 at priority
 //!   100 (match metadata, in_port, dl_src, dl_dst, nw_src, nw_dst; actions dec_ttl, eth_src :=
 //!   the router's MAC on the destination network, eth_dst := the destination's MAC, output to
 //!   the local port or over the tunnel), then re-injects the packet at table 0 so the first
@@ -270,14 +273,20 @@ impl L3Controller {
         let Some(src) = self.endpoint_by_ip(src_net, src_ip) else {
             return Outcome::NoRoute("the source address is no known port");
         };
+        // The learned flow matches the port's MAC: a packet from another MAC would miss it
+        // when re-injected and come straight back.
+        if parse_unicast_mac(&src.port.mac).map(u128::from) != Some(k.get(Field::EthSrc)) {
+            return Outcome::NoRoute("the source MAC is not the source port's");
+        }
         let in_port = k.get(Field::InPort) as u32;
-        let mut lines = vec![self.learned_flow(&src, in_port, src_gw, dst_gw, &dst)];
+        let mut lines =
+            vec![self.learned_flow((&src, src_ip), in_port, src_gw, dst_gw, (&dst, dst_ip))];
         if let Some(&dst_port) = self
             .ofports
             .get(&dst.port.name)
             .filter(|_| dst.port.chassis == self.chassis)
         {
-            lines.push(self.learned_flow(&dst, dst_port, dst_gw, src_gw, &src));
+            lines.push(self.learned_flow((&dst, dst_ip), dst_port, dst_gw, src_gw, (&src, src_ip)));
         }
         let mods: Result<Vec<FlowMod>, _> = lines
             .iter()
@@ -302,27 +311,17 @@ impl L3Controller {
         Outcome::Routed { flows: mods.len() }
     }
 
-    /// The flow text for traffic from `from` (arriving on `in_port` through `from_gw`) to `to`.
+    /// The flow text for traffic from address `from_ip` of `from` (arriving on `in_port`
+    /// through `from_gw`) to address `to_ip` of `to`. The addresses are the packet's own: a
+    /// port may own several, and the flow must match the packet that is re-injected.
     fn learned_flow(
         &self,
-        from: &Endpoint<'_>,
+        (from, from_ip): (&Endpoint<'_>, Ipv4Addr),
         in_port: u32,
         from_gw: &RouterInterface,
         to_gw: &RouterInterface,
-        to: &Endpoint<'_>,
+        (to, to_ip): (&Endpoint<'_>, Ipv4Addr),
     ) -> String {
-        let from_ip = from
-            .port
-            .ips
-            .first()
-            .copied()
-            .unwrap_or(Ipv4Addr::UNSPECIFIED);
-        let to_ip = to
-            .port
-            .ips
-            .first()
-            .copied()
-            .unwrap_or(Ipv4Addr::UNSPECIFIED);
         let mut s = format!(
             "cookie={:#x}, table={}, idle_timeout={}, hard_timeout={}, priority=100,ip,metadata={:#x},in_port={in_port},dl_src={},dl_dst={},nw_src={from_ip},nw_dst={to_ip} actions=dec_ttl,set_field:{}->eth_src,set_field:{}->eth_dst,",
             route_cookie(from.id, to.id),
