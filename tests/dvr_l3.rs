@@ -1,85 +1,52 @@
 //! The built-in DVR pipeline and reactive L3 controller on the blog's topology, with real
 //! frames through a packet worker (no root needed; the namespace lab runs the same code).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+#[path = "common/dvr.rs"]
+mod dvr;
 #[path = "common/frames.rs"]
 mod frames;
+use dvr::{Chassis, chassis};
 use frames::*;
 
-use wyvern_pipeline::dvr::compile::{CompileInput, L3Mode, compile};
-use wyvern_pipeline::dvr::controller::{L3Config, L3Controller, Outcome, route_cookie};
+use wyvern_pipeline::FlowFilter;
+use wyvern_pipeline::Pipeline;
+use wyvern_pipeline::dvr::compile::L3Mode;
+use wyvern_pipeline::dvr::controller::{Outcome, route_cookie};
 use wyvern_pipeline::dvr::topology::Topology;
 use wyvern_pipeline::field::Field;
 use wyvern_pipeline::wire::{self};
-use wyvern_pipeline::{FlowFilter, Pipeline, PipelineConfig, PipelinePort, Worker};
 
 const TOPOLOGY: &str = include_str!("../examples/blog-lab.toml");
 
-struct Lab {
-    pipeline: Arc<Pipeline>,
-    worker: Worker,
-    l3: L3Controller,
-}
-
-fn lab(mode: L3Mode) -> Lab {
+fn lab(mode: L3Mode) -> Chassis {
     lab_with(
         Topology::from_toml(TOPOLOGY, "blog-lab.toml").unwrap(),
         mode,
     )
 }
 
-fn lab_with(topo: Topology, mode: L3Mode) -> Lab {
-    let topo = Arc::new(topo);
-    topo.validate(Some("node1")).unwrap();
-    let ofports: HashMap<String, u32> = [("vm1".to_string(), 11), ("vm2".to_string(), 12)].into();
-    let input = CompileInput {
-        chassis: "node1",
-        ofports: ofports.clone(),
-        tunnel_port: None,
-        l3_mode: mode,
-    };
-    let pipeline = Pipeline::new(PipelineConfig::default());
-    pipeline.apply(&compile(&topo, &input).unwrap()).unwrap();
-    pipeline.set_ports(
-        [11, 12]
-            .into_iter()
-            .map(|no| PipelinePort {
-                no,
-                network: 0,
-                no_flood: false,
-                down: false,
-            })
-            .collect(),
-    );
-    let worker = pipeline.worker();
-    let l3 = L3Controller::new(topo, "node1", ofports, None, L3Config::default());
-    Lab {
-        pipeline,
-        worker,
-        l3,
-    }
+fn lab_with(topo: Topology, mode: L3Mode) -> Chassis {
+    chassis(topo, "node1", &[("vm1", 11), ("vm2", 12)], mode)
 }
 
-impl Lab {
-    /// Sends a frame in; runs the controller on any packet-ins; returns what left the switch
-    /// (worker outputs, then frames the controller injected). A re-injected packet that comes
-    /// back as a packet-in is handled too, up to 8 rounds (a controller stuck in that loop
-    /// shows as 8 outcomes instead of hanging the test).
-    fn send(&mut self, in_port: u32, frame: &[u8]) -> (Vec<(u32, Vec<u8>)>, Vec<Outcome>) {
-        let mut sent = run(&mut self.worker, in_port, frame);
-        let mut outcomes = Vec::new();
-        while outcomes.len() < 8
-            && let Some(pin) = self.pipeline.next_packet_in()
-        {
-            outcomes.push(self.l3.handle(&self.pipeline, &pin));
-        }
-        while let Some(i) = self.pipeline.take_injected() {
-            sent.push((i.port, i.data));
-        }
-        (sent, outcomes)
+/// Sends a frame into `lab`; runs the controller on any packet-ins; returns what left the
+/// switch (worker outputs, then frames the controller injected). A re-injected packet that
+/// comes back as a packet-in is handled too, up to 8 rounds (a controller stuck in that loop
+/// shows as 8 outcomes instead of hanging the test).
+fn send(lab: &mut Chassis, in_port: u32, frame: &[u8]) -> (Vec<(u32, Vec<u8>)>, Vec<Outcome>) {
+    let mut sent = run(&mut lab.worker, in_port, frame);
+    let mut outcomes = Vec::new();
+    while outcomes.len() < 8
+        && let Some(pin) = lab.pipeline.next_packet_in()
+    {
+        outcomes.push(lab.l3.handle(&lab.pipeline, &pin));
     }
+    while let Some(i) = lab.pipeline.take_injected() {
+        sent.push((i.port, i.data));
+    }
+    (sent, outcomes)
 }
 
 fn learned(p: &Pipeline) -> Vec<wyvern_pipeline::flow::FlowStats> {
@@ -95,7 +62,7 @@ fn learned(p: &Pipeline) -> Vec<wyvern_pipeline::flow::FlowStats> {
 fn first_routed_ping_is_delivered_and_two_flows_are_learned() {
     let mut lab = lab(L3Mode::Reactive);
     let ping = icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64);
-    let (sent, outcomes) = lab.send(12, &ping);
+    let (sent, outcomes) = send(&mut lab, 12, &ping);
     assert_eq!(outcomes, vec![Outcome::Routed { flows: 2 }]);
     assert_eq!(sent.len(), 1, "the first packet is not lost");
     assert_eq!(sent[0].0, 11);
@@ -120,11 +87,11 @@ fn first_routed_ping_is_delivered_and_two_flows_are_learned() {
     assert!(text.iter().any(|t| t.contains("in_port=11,dl_src=fa:16:3e:00:17:e6,dl_dst=fa:16:3e:c0:8d:8b,nw_src=10.1.0.5,nw_dst=10.2.0.5")), "{text:#?}");
 
     // The second packet and the reply need no controller.
-    let (sent, outcomes) = lab.send(12, &ping);
+    let (sent, outcomes) = send(&mut lab, 12, &ping);
     assert!(outcomes.is_empty());
     assert_eq!(sent[0].0, 11);
     let reply = icmp((VM1, VM1_IP), (R1_NET1, VM2_IP), 64);
-    let (sent, outcomes) = lab.send(11, &reply);
+    let (sent, outcomes) = send(&mut lab, 11, &reply);
     assert!(
         outcomes.is_empty(),
         "the reverse flow was learned with the forward one"
@@ -136,7 +103,7 @@ fn first_routed_ping_is_delivered_and_two_flows_are_learned() {
 #[test]
 fn removing_a_port_deletes_its_learned_flows_by_cookie() {
     let mut lab = lab(L3Mode::Reactive);
-    lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
+    send(&mut lab, 12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
     assert_eq!(learned(&lab.pipeline).len(), 2);
     let vm1 = lab.l3.port_id("vm1").unwrap();
     let vm2 = lab.l3.port_id("vm2").unwrap();
@@ -163,12 +130,12 @@ fn the_packet_in_and_inject_wakers_fire_for_the_first_packet() {
         b.fetch_add(1, Ordering::Relaxed);
     }));
     // The first packet is punted (packet-in waker), the controller re-injects it (inject waker).
-    let (sent, _) = lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
+    let (sent, _) = send(&mut lab, 12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
     assert_eq!(sent.len(), 1);
     assert_eq!(woken_pin.load(Ordering::Relaxed), 1);
     assert_eq!(woken_inj.load(Ordering::Relaxed), 1);
     // The second takes the learned flow: nobody is woken.
-    lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
+    send(&mut lab, 12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
     assert_eq!(woken_pin.load(Ordering::Relaxed), 1);
     assert_eq!(woken_inj.load(Ordering::Relaxed), 1);
 }
@@ -201,7 +168,11 @@ fn ports_keep_their_cookie_ids_when_the_topology_changes() {
 #[test]
 fn router_interface_answers_ping_and_expired_ttl_gets_time_exceeded() {
     let mut lab = lab(L3Mode::Reactive);
-    let (sent, outcomes) = lab.send(11, &icmp((VM1, VM1_IP), (R1_NET1, [10, 1, 0, 1]), 64));
+    let (sent, outcomes) = send(
+        &mut lab,
+        11,
+        &icmp((VM1, VM1_IP), (R1_NET1, [10, 1, 0, 1]), 64),
+    );
     assert_eq!(outcomes, vec![Outcome::EchoReplied]);
     let k = key_of(&sent[0].1);
     assert_eq!(sent[0].0, 11);
@@ -210,8 +181,8 @@ fn router_interface_answers_ping_and_expired_ttl_gets_time_exceeded() {
     assert_eq!(k.get(Field::EthDst), mac(VM1));
     assert!(wire::checksum::verifies(&sent[0].1[14..34], 0));
 
-    lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
-    let (sent, outcomes) = lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 1));
+    send(&mut lab, 12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
+    let (sent, outcomes) = send(&mut lab, 12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 1));
     assert_eq!(outcomes, vec![Outcome::TtlExceeded]);
     let k = key_of(&sent[0].1);
     assert_eq!(sent[0].0, 12);
@@ -234,7 +205,7 @@ fn a_port_with_two_addresses_is_routed_from_each_with_its_own_flow() {
     topo.ports[1].ips.push("10.2.0.9".parse().unwrap());
     let mut lab = lab_with(topo, L3Mode::Reactive);
     for src in [VM2_IP, [10, 2, 0, 9]] {
-        let (sent, outcomes) = lab.send(12, &icmp((VM2, src), (R1_NET2, VM1_IP), 64));
+        let (sent, outcomes) = send(&mut lab, 12, &icmp((VM2, src), (R1_NET2, VM1_IP), 64));
         assert_eq!(
             outcomes,
             vec![Outcome::Routed { flows: 2 }],
@@ -264,7 +235,11 @@ fn a_port_with_two_addresses_is_routed_from_each_with_its_own_flow() {
 fn a_known_address_from_another_mac_is_dropped_not_looped() {
     let mut lab = lab(L3Mode::Reactive);
     let other_mac = [0xfa, 0x16, 0x3e, 0x99, 0x99, 0x99];
-    let (sent, outcomes) = lab.send(12, &icmp((other_mac, VM2_IP), (R1_NET2, VM1_IP), 64));
+    let (sent, outcomes) = send(
+        &mut lab,
+        12,
+        &icmp((other_mac, VM2_IP), (R1_NET2, VM1_IP), 64),
+    );
     assert!(sent.is_empty());
     assert_eq!(
         outcomes,
@@ -276,7 +251,11 @@ fn a_known_address_from_another_mac_is_dropped_not_looped() {
 #[test]
 fn unknown_destination_is_a_counted_drop() {
     let mut lab = lab(L3Mode::Reactive);
-    let (sent, outcomes) = lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, [10, 1, 0, 99]), 64));
+    let (sent, outcomes) = send(
+        &mut lab,
+        12,
+        &icmp((VM2, VM2_IP), (R1_NET2, [10, 1, 0, 99]), 64),
+    );
     assert!(sent.is_empty());
     assert!(matches!(outcomes[..], [Outcome::NoRoute(_)]));
     assert_eq!(lab.l3.counters.no_route, 1);
@@ -285,7 +264,7 @@ fn unknown_destination_is_a_counted_drop() {
 #[test]
 fn proactive_mode_routes_without_any_packet_in() {
     let mut lab = lab(L3Mode::Proactive);
-    let (sent, outcomes) = lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
+    let (sent, outcomes) = send(&mut lab, 12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
     assert!(outcomes.is_empty());
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, 11);
