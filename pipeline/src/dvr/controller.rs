@@ -28,8 +28,8 @@ use std::sync::Arc;
 
 use crate::action::{Action, PortNo};
 use crate::dvr::Stage;
-use crate::dvr::compile::metadata_mask;
-use crate::dvr::topology::{Cidr, Network, Port, RouterInterface, Topology, parse_unicast_mac};
+use crate::dvr::routes::{Interface, Location, PortEntry, RouteIndex};
+use crate::dvr::topology::Topology;
 use crate::execute::{PacketIn, PacketMeta};
 use crate::field::Field;
 use crate::flow::{FlowMod, FlowModCommand, FlowSpec};
@@ -104,7 +104,8 @@ pub struct L3Counters {
 pub struct L3Controller {
     topo: Arc<Topology>,
     chassis: String,
-    ofports: HashMap<String, u32>,
+    /// The topology indexed for the packet-in path (rebuilt by `set_topology`).
+    index: RouteIndex,
     tunnel_port: Option<u32>,
     config: L3Config,
     bucket: TokenBucket,
@@ -114,11 +115,11 @@ pub struct L3Controller {
     pub counters: L3Counters,
 }
 
-/// A resolved port: where it lives and how to reach it.
+/// One end of a route: a port, the address of it the packet carries, and its MAC.
 struct Endpoint<'a> {
-    port: &'a Port,
-    net: &'a Network,
-    id: u32,
+    port: &'a PortEntry,
+    ip: Ipv4Addr,
+    mac: u64,
 }
 
 impl L3Controller {
@@ -134,7 +135,7 @@ impl L3Controller {
         let mut c = L3Controller {
             topo: Arc::new(Topology::default()),
             chassis: chassis.to_string(),
-            ofports: HashMap::new(),
+            index: RouteIndex::default(),
             tunnel_port,
             config,
             bucket,
@@ -158,8 +159,11 @@ impl L3Controller {
             let next = self.ids.len() as u32 + 1;
             self.ids.entry(p.name.clone()).or_insert(next);
         }
+        let ids = &self.ids;
+        self.index = RouteIndex::new(&topo, &self.chassis, &ofports, |name| {
+            ids.get(name).copied().unwrap_or_default()
+        });
         self.topo = topo;
-        self.ofports = ofports;
         self.tunnel_port = tunnel_port;
     }
 
@@ -192,49 +196,13 @@ impl L3Controller {
         outcome
     }
 
-    fn network_of_metadata(&self, metadata: u128) -> Option<&Network> {
-        self.topo.networks.iter().find(|n| {
-            u128::from(n.segmentation_id) == metadata & u128::from(metadata_mask(n.segmentation_id))
-        })
-    }
-
-    /// The router interface on `net` (the gateway of packets from it).
-    fn gateway_on(
-        &self,
-        net: &Network,
-    ) -> Option<(&crate::dvr::topology::Router, &RouterInterface)> {
-        self.topo.routers.iter().find_map(|r| {
-            r.interfaces
-                .iter()
-                .find(|i| i.network == net.name)
-                .map(|i| (r, i))
-        })
-    }
-
-    fn endpoint_by_ip(&self, net: &'_ Network, ip: Ipv4Addr) -> Option<Endpoint<'_>> {
-        let port = self
-            .topo
-            .ports
-            .iter()
-            .find(|p| p.network == net.name && p.ips.contains(&ip))?;
-        let net = self.topo.network(&port.network)?;
-        Some(Endpoint {
-            port,
-            net,
-            id: self.port_id(&port.name)?,
-        })
-    }
-
     fn is_echo_to_router(&self, pin: &PacketIn) -> bool {
         let k = &pin.key;
         k.get(Field::IpProto) == 1
             && k.get(Field::Icmpv4Type) == 8
             && self
-                .topo
-                .routers
-                .iter()
-                .flat_map(|r| &r.interfaces)
-                .any(|i| u128::from(u32::from(i.ip)) == k.get(Field::Ipv4Dst))
+                .index
+                .is_router_ip(Ipv4Addr::from(k.get(Field::Ipv4Dst) as u32))
     }
 
     fn route(&mut self, pipeline: &Pipeline, pin: &PacketIn) -> Outcome {
@@ -242,51 +210,51 @@ impl L3Controller {
         if k.get(Field::EthType) != 0x0800 {
             return Outcome::NoRoute("not IPv4");
         }
-        let Some(src_net) = self.network_of_metadata(k.get(Field::Metadata)) else {
+        let index = &self.index;
+        let Some(src_net) = index.network_of_metadata(k.get(Field::Metadata)) else {
             return Outcome::NoRoute("metadata names no network");
         };
-        let Some((router, src_gw)) = self.gateway_on(src_net) else {
+        let Some(src_gw) = index.gateway(src_net) else {
             return Outcome::NoRoute("the source network has no router");
         };
-        if parse_unicast_mac(&src_gw.mac).map(u128::from) != Some(k.get(Field::EthDst)) {
+        if src_gw.mac.map(u128::from) != Some(k.get(Field::EthDst)) {
             return Outcome::NoRoute("not addressed to the router's MAC");
         }
         let dst_ip = Ipv4Addr::from(k.get(Field::Ipv4Dst) as u32);
         let src_ip = Ipv4Addr::from(k.get(Field::Ipv4Src) as u32);
-        let Some(dst_gw) = router.interfaces.iter().find(|i| {
-            i.network != src_net.name
-                && self.topo.network(&i.network).is_some_and(|n| {
-                    n.subnets
-                        .iter()
-                        .filter_map(|s| Cidr::parse(&s.cidr))
-                        .any(|c| c.contains(dst_ip))
-                })
-        }) else {
+        let Some(dst_gw) = index.interface_towards(src_gw.router, src_net, dst_ip) else {
             return Outcome::NoRoute("no router interface reaches the destination");
         };
-        let Some(dst_net) = self.topo.network(&dst_gw.network) else {
-            return Outcome::NoRoute("unknown destination network");
-        };
-        let Some(dst) = self.endpoint_by_ip(dst_net, dst_ip) else {
+        let Some(dst_port) = index.port_at(dst_gw.network, dst_ip) else {
             return Outcome::NoRoute("the destination address is no known port");
         };
-        let Some(src) = self.endpoint_by_ip(src_net, src_ip) else {
+        let Some(src_port) = index.port_at(src_net, src_ip) else {
             return Outcome::NoRoute("the source address is no known port");
         };
         // The learned flow matches the port's MAC: a packet from another MAC would miss it
         // when re-injected and come straight back.
-        if parse_unicast_mac(&src.port.mac).map(u128::from) != Some(k.get(Field::EthSrc)) {
+        if src_port.mac.map(u128::from) != Some(k.get(Field::EthSrc)) {
             return Outcome::NoRoute("the source MAC is not the source port's");
         }
+        let (Some(src_mac), Some(dst_mac), Some(_), Some(_)) =
+            (src_port.mac, dst_port.mac, src_gw.mac, dst_gw.mac)
+        else {
+            return Outcome::NoRoute("a MAC on the route is not a unicast MAC");
+        };
+        let src = Endpoint {
+            port: src_port,
+            ip: src_ip,
+            mac: src_mac,
+        };
+        let dst = Endpoint {
+            port: dst_port,
+            ip: dst_ip,
+            mac: dst_mac,
+        };
         let in_port = k.get(Field::InPort) as u32;
-        let mut lines =
-            vec![self.learned_flow((&src, src_ip), in_port, src_gw, dst_gw, (&dst, dst_ip))];
-        if let Some(&dst_port) = self
-            .ofports
-            .get(&dst.port.name)
-            .filter(|_| dst.port.chassis == self.chassis)
-        {
-            lines.push(self.learned_flow((&dst, dst_ip), dst_port, dst_gw, src_gw, (&src, src_ip)));
+        let mut lines = vec![self.learned_flow(&src, in_port, src_gw, dst_gw, &dst)];
+        if let Location::Local(dst_ofport) = dst.port.location {
+            lines.push(self.learned_flow(&dst, dst_ofport, dst_gw, src_gw, &src));
         }
         let mods: Result<Vec<FlowMod>, _> = lines
             .iter()
@@ -311,39 +279,44 @@ impl L3Controller {
         Outcome::Routed { flows: mods.len() }
     }
 
-    /// The flow text for traffic from address `from_ip` of `from` (arriving on `in_port`
-    /// through `from_gw`) to address `to_ip` of `to`. The addresses are the packet's own: a
-    /// port may own several, and the flow must match the packet that is re-injected.
+    /// The flow text for traffic from `from` (arriving on `in_port` through `from_gw`) to
+    /// `to`. The addresses are the packet's own: a port may own several, and the flow must
+    /// match the packet that is re-injected.
     fn learned_flow(
         &self,
-        (from, from_ip): (&Endpoint<'_>, Ipv4Addr),
+        from: &Endpoint<'_>,
         in_port: u32,
-        from_gw: &RouterInterface,
-        to_gw: &RouterInterface,
-        (to, to_ip): (&Endpoint<'_>, Ipv4Addr),
+        from_gw: &Interface,
+        to_gw: &Interface,
+        to: &Endpoint<'_>,
     ) -> String {
+        let seg = |net: usize| self.topo.networks[net].segmentation_id;
+        let mac = |m: u64| {
+            let b = m.to_be_bytes();
+            format!(
+                "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                b[2], b[3], b[4], b[5], b[6], b[7]
+            )
+        };
         let mut s = format!(
-            "cookie={:#x}, table={}, idle_timeout={}, hard_timeout={}, priority=100,ip,metadata={:#x},in_port={in_port},dl_src={},dl_dst={},nw_src={from_ip},nw_dst={to_ip} actions=dec_ttl,set_field:{}->eth_src,set_field:{}->eth_dst,",
-            route_cookie(from.id, to.id),
+            "cookie={:#x}, table={}, idle_timeout={}, hard_timeout={}, priority=100,ip,metadata={:#x},in_port={in_port},dl_src={},dl_dst={},nw_src={},nw_dst={} actions=dec_ttl,set_field:{}->eth_src,set_field:{}->eth_dst,",
+            route_cookie(from.port.id, to.port.id),
             Stage::EastWest.table(),
             self.config.idle_timeout,
             self.config.hard_timeout,
-            from.net.segmentation_id,
-            from.port.mac,
-            from_gw.mac,
-            to_gw.mac,
-            to.port.mac,
+            seg(from.port.network),
+            mac(from.mac),
+            mac(from_gw.mac.unwrap_or_default()),
+            from.ip,
+            to.ip,
+            mac(to_gw.mac.unwrap_or_default()),
+            mac(to.mac),
         );
-        match (
-            self.ofports.get(&to.port.name),
-            self.topo.chassis_named(&to.port.chassis),
-        ) {
-            (Some(p), _) if to.port.chassis == self.chassis => s.push_str(&format!("output:{p}")),
-            (_, Some(c)) if self.tunnel_port.is_some() => s.push_str(&format!(
-                "set_field:{:#x}->tun_id,set_field:{}->tun_dst,output:{}",
-                to.net.segmentation_id,
-                c.vtep,
-                self.tunnel_port.unwrap_or_default()
+        match (to.port.location, self.tunnel_port) {
+            (Location::Local(p), _) => s.push_str(&format!("output:{p}")),
+            (Location::Remote(vtep), Some(tunnel)) => s.push_str(&format!(
+                "set_field:{:#x}->tun_id,set_field:{vtep}->tun_dst,output:{tunnel}",
+                seg(to.port.network),
             )),
             _ => s.push_str("drop"),
         }
@@ -413,13 +386,13 @@ impl L3Controller {
         if k.get(Field::EthType) != 0x0800 {
             return Outcome::NoRoute("TTL expiry of a non-IPv4 packet");
         }
-        let Some(net) = self.network_of_metadata(k.get(Field::Metadata)) else {
+        let Some(net) = self.index.network_of_metadata(k.get(Field::Metadata)) else {
             return Outcome::NoRoute("metadata names no network");
         };
-        let Some((_, gw)) = self.gateway_on(net) else {
+        let Some(gw) = self.index.gateway(net) else {
             return Outcome::NoRoute("the network has no router");
         };
-        let Some(gw_mac) = parse_unicast_mac(&gw.mac) else {
+        let Some(gw_mac) = gw.mac else {
             return Outcome::NoRoute("bad router MAC");
         };
         let gw_ip = gw.ip;

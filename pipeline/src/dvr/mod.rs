@@ -6,6 +6,7 @@
 
 pub mod compile;
 pub mod controller;
+mod routes;
 pub mod topology;
 
 /// One table of the DVR pipeline (the numbers Dragonflow's blog-era `br-int` used).
