@@ -26,15 +26,16 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
+use crate::action::Instruction;
 use crate::action::{Action, PortNo};
 use crate::dvr::Stage;
-use crate::dvr::routes::{Interface, Location, PortEntry, RouteIndex};
+use crate::dvr::routes::{Location, PortEntry, RouteIndex};
 use crate::dvr::topology::Topology;
 use crate::execute::{PacketIn, PacketMeta};
 use crate::field::Field;
-use crate::flow::{FlowMod, FlowModCommand, FlowSpec};
+use crate::flow::{FlowFlags, FlowMod, FlowModCommand, FlowSpec};
+use crate::flow_match::Match;
 use crate::pipeline::Pipeline;
-use crate::text;
 use crate::translate::PacketInReason;
 use crate::wire::checksum;
 
@@ -236,7 +237,7 @@ impl L3Controller {
         if src_port.mac.map(u128::from) != Some(k.get(Field::EthSrc)) {
             return Outcome::NoRoute("the source MAC is not the source port's");
         }
-        let (Some(src_mac), Some(dst_mac), Some(_), Some(_)) =
+        let (Some(src_mac), Some(dst_mac), Some(src_gw), Some(dst_gw)) =
             (src_port.mac, dst_port.mac, src_gw.mac, dst_gw.mac)
         else {
             return Outcome::NoRoute("a MAC on the route is not a unicast MAC");
@@ -252,17 +253,13 @@ impl L3Controller {
             mac: dst_mac,
         };
         let in_port = k.get(Field::InPort) as u32;
-        let mut lines = vec![self.learned_flow(&src, in_port, src_gw, dst_gw, &dst)];
-        if let Location::Local(dst_ofport) = dst.port.location {
-            lines.push(self.learned_flow(&dst, dst_ofport, dst_gw, src_gw, &src));
-        }
-        let mods: Result<Vec<FlowMod>, _> = lines
-            .iter()
-            .map(|l| text::parse_flow(l, FlowModCommand::Add))
-            .collect();
-        let Ok(mods) = mods else {
-            return Outcome::NoRoute("learned flow did not parse");
+        let Some(forward) = self.learned_flow(&src, in_port, src_gw, dst_gw, &dst) else {
+            return Outcome::NoRoute("the destination's chassis cannot be reached");
         };
+        let mut mods = vec![forward];
+        if let Location::Local(dst_ofport) = dst.port.location {
+            mods.extend(self.learned_flow(&dst, dst_ofport, dst_gw, src_gw, &src));
+        }
         if let Err(e) = pipeline.apply(&mods) {
             tracing::warn!(%e, "l3: installing learned flows failed");
             return Outcome::NoRoute("the switch refused the learned flows");
@@ -279,48 +276,71 @@ impl L3Controller {
         Outcome::Routed { flows: mods.len() }
     }
 
-    /// The flow text for traffic from `from` (arriving on `in_port` through `from_gw`) to
-    /// `to`. The addresses are the packet's own: a port may own several, and the flow must
-    /// match the packet that is re-injected.
+    /// The learned flow for traffic from `from` (arriving on `in_port` through `from_gw`) to
+    /// `to`, built as the text `cookie=C, table=52, idle_timeout=I, hard_timeout=H,
+    /// priority=100,ip,metadata=SEG,in_port=P,dl_src=M,dl_dst=GW,nw_src=A,nw_dst=B
+    /// actions=dec_ttl,set_field:GW2->eth_src,set_field:M2->eth_dst,output:Q` parses (with
+    /// `set_field:SEG2->tun_id,set_field:VTEP->tun_dst,output:TUNNEL` towards another
+    /// chassis), so `dump-flows` prints exactly that. The addresses are the packet's own: a
+    /// port may own several, and the flow must match the packet that is re-injected. `None`
+    /// when the destination cannot be reached from here.
     fn learned_flow(
         &self,
         from: &Endpoint<'_>,
         in_port: u32,
-        from_gw: &Interface,
-        to_gw: &Interface,
+        from_gw: u64,
+        to_gw: u64,
         to: &Endpoint<'_>,
-    ) -> String {
-        let seg = |net: usize| self.topo.networks[net].segmentation_id;
-        let mac = |m: u64| {
-            let b = m.to_be_bytes();
-            format!(
-                "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                b[2], b[3], b[4], b[5], b[6], b[7]
-            )
-        };
-        let mut s = format!(
-            "cookie={:#x}, table={}, idle_timeout={}, hard_timeout={}, priority=100,ip,metadata={:#x},in_port={in_port},dl_src={},dl_dst={},nw_src={},nw_dst={} actions=dec_ttl,set_field:{}->eth_src,set_field:{}->eth_dst,",
-            route_cookie(from.port.id, to.port.id),
-            Stage::EastWest.table(),
-            self.config.idle_timeout,
-            self.config.hard_timeout,
-            seg(from.port.network),
-            mac(from.mac),
-            mac(from_gw.mac.unwrap_or_default()),
-            from.ip,
-            to.ip,
-            mac(to_gw.mac.unwrap_or_default()),
-            mac(to.mac),
-        );
+    ) -> Option<FlowMod> {
+        let seg = |net: usize| u128::from(self.topo.networks[net].segmentation_id);
+        let matching = [
+            (Field::EthType, 0x0800),
+            (Field::Metadata, seg(from.port.network)),
+            (Field::InPort, u128::from(in_port)),
+            (Field::EthSrc, u128::from(from.mac)),
+            (Field::EthDst, u128::from(from_gw)),
+            (Field::Ipv4Src, u128::from(u32::from(from.ip))),
+            (Field::Ipv4Dst, u128::from(u32::from(to.ip))),
+        ]
+        .into_iter()
+        .try_fold(Match::new(), |m, (field, value)| m.exact(field, value))
+        .ok()?;
+        let mut actions = vec![
+            Action::DecTtl,
+            Action::SetField {
+                field: Field::EthSrc,
+                value: u128::from(to_gw),
+            },
+            Action::SetField {
+                field: Field::EthDst,
+                value: u128::from(to.mac),
+            },
+        ];
         match (to.port.location, self.tunnel_port) {
-            (Location::Local(p), _) => s.push_str(&format!("output:{p}")),
-            (Location::Remote(vtep), Some(tunnel)) => s.push_str(&format!(
-                "set_field:{:#x}->tun_id,set_field:{vtep}->tun_dst,output:{tunnel}",
-                seg(to.port.network),
-            )),
-            _ => s.push_str("drop"),
+            (Location::Local(p), _) => actions.push(Action::output(p)),
+            (Location::Remote(vtep), Some(tunnel)) => actions.extend([
+                Action::SetField {
+                    field: Field::TunId,
+                    value: seg(to.port.network),
+                },
+                Action::SetField {
+                    field: Field::TunDst,
+                    value: u128::from(u32::from(vtep)),
+                },
+                Action::output(tunnel),
+            ]),
+            _ => return None,
         }
-        s
+        Some(FlowMod::add(FlowSpec {
+            table: Stage::EastWest.table(),
+            priority: 100,
+            cookie: route_cookie(from.port.id, to.port.id),
+            idle_timeout: self.config.idle_timeout,
+            hard_timeout: self.config.hard_timeout,
+            flags: FlowFlags::default(),
+            matching,
+            instructions: vec![Instruction::ApplyActions(actions)],
+        }))
     }
 
     /// Deletes every learned flow that involves port `name` (the port went away or changed);
@@ -519,6 +539,57 @@ pub fn time_exceeded_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dvr::topology::tests::BLOG;
+    use crate::text;
+
+    /// The flows the controller builds are the ones their text gives: `dump-flows` prints
+    /// that text, the cookie and timeouts included.
+    #[test]
+    fn learned_flows_are_what_their_text_parses_to() {
+        let mut topo = Topology::from_toml(BLOG, "blog.toml").unwrap();
+        let mut node2 = topo.chassis[0].clone();
+        node2.name = "node2".into();
+        node2.vtep = "192.168.50.2".parse().unwrap();
+        topo.chassis.push(node2);
+        topo.ports[1].chassis = "node2".into();
+        topo.validate(Some("node1")).unwrap();
+        let config = L3Config {
+            idle_timeout: 30,
+            hard_timeout: 7,
+            ..L3Config::default()
+        };
+        let l3 = L3Controller::new(
+            Arc::new(topo),
+            "node1",
+            [("vm1".to_string(), 11)].into(),
+            Some(5),
+            config,
+        );
+        let end = |net: usize, ip: [u8; 4], mac: u64| {
+            let ip = Ipv4Addr::from(ip);
+            Endpoint {
+                port: l3.index.port_at(net, ip).unwrap(),
+                ip,
+                mac,
+            }
+        };
+        let vm1 = end(0, [10, 1, 0, 5], 0xfa16_3e00_17e6);
+        let vm2 = end(1, [10, 2, 0, 5], 0xfa16_3ecf_4bed);
+        let (r1_net1, r1_net2) = (0xfa16_3ec0_8d8b, 0xfa16_3ec5_024d);
+        let parsed = |line: &str| text::parse_flow(line, FlowModCommand::Add).unwrap();
+        assert_eq!(
+            l3.learned_flow(&vm1, 11, r1_net1, r1_net2, &vm2),
+            Some(parsed(
+                "cookie=0xd100000001000002, table=52, idle_timeout=30, hard_timeout=7, priority=100,ip,metadata=0x1f42,in_port=11,dl_src=fa:16:3e:00:17:e6,dl_dst=fa:16:3e:c0:8d:8b,nw_src=10.1.0.5,nw_dst=10.2.0.5 actions=dec_ttl,set_field:fa:16:3e:c5:02:4d->eth_src,set_field:fa:16:3e:cf:4b:ed->eth_dst,set_field:0x1f43->tun_id,set_field:192.168.50.2->tun_dst,output:5"
+            ))
+        );
+        assert_eq!(
+            l3.learned_flow(&vm2, 5, r1_net2, r1_net1, &vm1),
+            Some(parsed(
+                "cookie=0xd100000002000001, table=52, idle_timeout=30, hard_timeout=7, priority=100,ip,metadata=0x1f43,in_port=5,dl_src=fa:16:3e:cf:4b:ed,dl_dst=fa:16:3e:c5:02:4d,nw_src=10.2.0.5,nw_dst=10.1.0.5 actions=dec_ttl,set_field:fa:16:3e:c0:8d:8b->eth_src,set_field:fa:16:3e:00:17:e6->eth_dst,output:11"
+            ))
+        );
+    }
 
     #[test]
     fn router_replies_never_panic_on_any_bytes() {
