@@ -9,8 +9,9 @@
 //!
 //! - `dvr_controller/new_pairs`: a batch of 32 UDP frames from 32 new source addresses of
 //!   `gen` to vm1 through `Worker::process` (every one a table-52 miss → packet-in), then the
-//!   packet-ins through the controller (route, install the two flows of each pair, re-inject
-//!   the first packet through the tables), then the 32 re-injected frames taken from the
+//!   packet-ins through the controller as one batch, as the control thread hands them over
+//!   (route, install the two flows of each pair, re-inject the first packet through the
+//!   tables), then the 32 re-injected frames taken from the
 //!   injection queue. `thrpt` is host pairs per second. The learned flows accumulate (two per
 //!   pair) up to 2 × [`PAIRS`]; then, outside the timed region, they are deleted and the
 //!   addresses start again, so the table-52 size seen is spread over 0–120,000 flows as in
@@ -147,9 +148,9 @@ impl Bench {
             meta: PacketMeta::default(),
         });
         self.worker.process(&mut batch[..n], out);
-        while let Some(pin) = self.pipeline.next_packet_in() {
-            self.l3.handle(&self.pipeline, &pin);
-        }
+        // As the control thread does: drain what is queued, hand it over as one batch.
+        let pins: Vec<_> = std::iter::from_fn(|| self.pipeline.next_packet_in()).collect();
+        self.l3.handle_batch(&self.pipeline, &pins);
         let (mut injected, mut to_vm1) = (0, 0);
         while let Some(i) = self.pipeline.take_injected() {
             injected += 1;

@@ -7,16 +7,17 @@ use std::sync::Arc;
 mod dvr;
 #[path = "common/frames.rs"]
 mod frames;
-use dvr::{Chassis, chassis};
+use dvr::{Chassis, chassis, chassis_with};
 use frames::*;
 
 use wyvern_pipeline::FlowFilter;
-use wyvern_pipeline::Pipeline;
 use wyvern_pipeline::dvr::compile::L3Mode;
 use wyvern_pipeline::dvr::controller::{Outcome, route_cookie};
 use wyvern_pipeline::dvr::topology::Topology;
 use wyvern_pipeline::field::Field;
+use wyvern_pipeline::flowmod::FlowLimits;
 use wyvern_pipeline::wire::{self};
+use wyvern_pipeline::{Pipeline, PipelineConfig};
 
 const TOPOLOGY: &str = include_str!("../examples/blog-lab.toml");
 
@@ -229,6 +230,60 @@ fn a_port_with_two_addresses_is_routed_from_each_with_its_own_flow() {
             .any(|t| t.contains("nw_src=10.1.0.5,nw_dst=10.2.0.9 ")),
         "{text:#?}"
     );
+}
+
+#[test]
+fn a_batch_of_pairs_is_routed_together_and_a_refused_pair_costs_the_others_nothing() {
+    let mut topo = Topology::from_toml(TOPOLOGY, "blog-lab.toml").unwrap();
+    topo.ports[1].ips = ["10.2.0.5", "10.2.0.6", "10.2.0.7"]
+        .map(|ip| ip.parse().unwrap())
+        .into();
+    let ports = [("vm1", 11), ("vm2", 12)];
+    let seed = chassis(topo.clone(), "node1", &ports, L3Mode::Reactive);
+    let table52 = seed
+        .pipeline
+        .dump_flows(&FlowFilter {
+            table: 52,
+            ..FlowFilter::default()
+        })
+        .len();
+    // Room in table 52 for the flows of two pairs, not three.
+    let config = PipelineConfig {
+        limits: FlowLimits {
+            max_flows_per_table: table52 + 4,
+        },
+        ..PipelineConfig::default()
+    };
+    let mut lab = chassis_with(topo, "node1", &ports, L3Mode::Reactive, config);
+    for last in [5, 6, 7] {
+        let sent = run(
+            &mut lab.worker,
+            12,
+            &icmp((VM2, [10, 2, 0, last]), (R1_NET2, VM1_IP), 64),
+        );
+        assert!(sent.is_empty(), "punted");
+    }
+    let batch: Vec<_> = std::iter::from_fn(|| lab.pipeline.next_packet_in()).collect();
+    assert_eq!(batch.len(), 3);
+    let outcomes = lab.l3.handle_batch(&lab.pipeline, &batch);
+    assert_eq!(
+        outcomes,
+        vec![
+            Outcome::Routed { flows: 2 },
+            Outcome::Routed { flows: 2 },
+            Outcome::NoRoute("the switch refused the learned flows"),
+        ]
+    );
+    assert_eq!(learned(&lab.pipeline).len(), 4);
+    let injected: Vec<_> = std::iter::from_fn(|| lab.pipeline.take_injected()).collect();
+    assert_eq!(
+        injected.len(),
+        2,
+        "the first packets of the two routed pairs"
+    );
+    assert!(injected.iter().all(|i| i.port == 11));
+    assert_eq!(lab.l3.counters.routed, 2);
+    assert_eq!(lab.l3.counters.no_route, 1);
 }
 
 #[test]

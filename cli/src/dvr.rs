@@ -18,7 +18,7 @@ use wyvern_datapath::{Bridge, PortKind, PortSpec};
 use wyvern_ofproto::services::PacketInHook;
 use wyvern_pipeline::dvr::Stage;
 use wyvern_pipeline::dvr::compile::{CompileInput, compile_text};
-use wyvern_pipeline::dvr::controller::{L3Controller, Outcome};
+use wyvern_pipeline::dvr::controller::L3Controller;
 use wyvern_pipeline::dvr::topology::{Port, PortType, Topology};
 use wyvern_pipeline::flow::{FlowMod, FlowModCommand};
 use wyvern_pipeline::translate::PacketInReason;
@@ -447,17 +447,21 @@ struct L3Hook {
     shared: Arc<Mutex<Shared>>,
 }
 
+/// Whether a packet-in is the router's: from the east-west table, or a TTL expiry. Anything
+/// else (flows a controller added) goes on to the OpenFlow controllers.
+fn is_routers(p: &PacketIn) -> bool {
+    p.table == Stage::EastWest.table() || p.reason == PacketInReason::InvalidTtl
+}
+
 impl PacketInHook for L3Hook {
-    /// Packet-ins from the east-west table and TTL expiries are the router's; anything else
-    /// (flows a controller added) goes on to the OpenFlow controllers.
-    fn packet_in(&mut self, p: &PacketIn) -> bool {
-        if p.table != Stage::EastWest.table() && p.reason != PacketInReason::InvalidTtl {
-            return false;
+    /// Takes the router's packet-ins of the batch and hands them to the controller at once.
+    fn packet_ins(&mut self, batch: &mut Vec<PacketIn>) {
+        if !batch.iter().any(is_routers) {
+            return;
         }
         let mut sh = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-        if let Outcome::NoRoute(why) = sh.controller.handle(&self.pipeline, p) {
-            tracing::debug!(why, "l3: no route");
-        }
-        true
+        sh.controller
+            .handle_batch(&self.pipeline, batch.iter().filter(|p| is_routers(p)));
+        batch.retain(|p| !is_routers(p));
     }
 }

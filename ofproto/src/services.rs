@@ -32,8 +32,11 @@ pub trait AdminHandler: Send + Sync {
 
 /// An in-process controller that sees packet-ins before the OpenFlow connections do.
 pub trait PacketInHook: Send {
-    /// Handles one packet-in; true when it was handled and must not go to controllers.
-    fn packet_in(&mut self, p: &PacketIn) -> bool;
+    /// Handles the packet-ins it takes from `batch` and removes them; the others stay, in
+    /// arrival order, for the OpenFlow controllers. A batch is what the control thread
+    /// drained at once (up to 1024), so a hook can do its work once per batch (the DVR
+    /// controller installs all of a batch's learned flows in one `Pipeline::apply`).
+    fn packet_ins(&mut self, batch: &mut Vec<PacketIn>);
 }
 
 /// The endpoint's collaborators (see the module documentation).

@@ -535,12 +535,10 @@ impl AdminHandler for EchoAdmin {
 struct Table5Hook(Arc<AtomicUsize>);
 
 impl PacketInHook for Table5Hook {
-    fn packet_in(&mut self, p: &wyvern_pipeline::PacketIn) -> bool {
-        if p.table != 5 {
-            return false;
-        }
-        self.0.fetch_add(1, Ordering::Relaxed);
-        true
+    fn packet_ins(&mut self, batch: &mut Vec<wyvern_pipeline::PacketIn>) {
+        let before = batch.len();
+        batch.retain(|p| p.table != 5);
+        self.0.fetch_add(before - batch.len(), Ordering::Relaxed);
     }
 }
 

@@ -21,6 +21,17 @@ pub struct Chassis {
 
 /// Chassis `name` of `topo` (validated from there), its local ports numbered by `ofports`.
 pub fn chassis(topo: Topology, name: &str, ofports: &[(&str, u32)], mode: L3Mode) -> Chassis {
+    chassis_with(topo, name, ofports, mode, PipelineConfig::default())
+}
+
+/// [`chassis`] with a pipeline configured by `config`.
+pub fn chassis_with(
+    topo: Topology,
+    name: &str,
+    ofports: &[(&str, u32)],
+    mode: L3Mode,
+    config: PipelineConfig,
+) -> Chassis {
     topo.validate(Some(name)).expect("a valid topology");
     let topo = Arc::new(topo);
     let ofports: HashMap<String, u32> = ofports.iter().map(|(n, p)| (n.to_string(), *p)).collect();
@@ -30,7 +41,7 @@ pub fn chassis(topo: Topology, name: &str, ofports: &[(&str, u32)], mode: L3Mode
         tunnel_port: None,
         l3_mode: mode,
     };
-    let pipeline = Pipeline::new(PipelineConfig::default());
+    let pipeline = Pipeline::new(config);
     pipeline
         .apply(&compile(&topo, &input).expect("flows compile"))
         .expect("flows load");

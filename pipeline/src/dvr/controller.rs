@@ -15,6 +15,10 @@
 //!   the local port or over the tunnel), then re-injects the packet at table 0 so the first
 //!   packet is not lost (Dragonflow lost it three times). The reverse flow is installed only
 //!   when the destination is local; a remote destination's node learns its own.
+//! - **Batches**: the packet-ins the control thread drained together are handled together
+//!   ([`L3Controller::handle_batch`]): all their learned flows go into the tables in one
+//!   [`Pipeline::apply`] (one publish, one flow-cache invalidation), then every first packet
+//!   is re-injected.
 //! - **Cookies** name both ports of the route ([`route_cookie`]), so removing a port deletes its
 //!   learned flows with two cookie/mask deletes ([`flows_of_port`]).
 //! - **Router functions**: an ICMP echo request to a router interface is answered, and a
@@ -176,25 +180,62 @@ impl L3Controller {
 
     /// Handles one packet-in.
     pub fn handle(&mut self, pipeline: &Pipeline, pin: &PacketIn) -> Outcome {
-        let outcome = match pin.reason {
-            PacketInReason::InvalidTtl => self.time_exceeded(pipeline, pin),
-            _ if pin.table != Stage::EastWest.table() => {
-                Outcome::NoRoute("packet-in not from the east-west table")
-            }
-            _ if self.is_echo_to_router(pin) => self.echo_reply(pipeline, pin),
-            _ => self.route(pipeline, pin),
-        };
-        match outcome {
-            Outcome::Routed { .. } => self.counters.routed += 1,
-            Outcome::EchoReplied => self.counters.echo_replies += 1,
-            Outcome::TtlExceeded => self.counters.ttl_exceeded += 1,
-            Outcome::RateLimited => self.counters.rate_limited += 1,
-            Outcome::NoRoute(reason) => {
-                self.counters.no_route += 1;
-                tracing::debug!(reason, "l3: dropped packet-in");
+        let mut outcomes = self.handle_batch(pipeline, [pin]);
+        outcomes.pop().unwrap_or(Outcome::NoRoute("no packet-in"))
+    }
+
+    /// Handles packet-ins in arrival order; returns one outcome each. The flows of every new
+    /// host pair among them are installed with one [`Pipeline::apply`] — one table publish
+    /// for the batch instead of one per pair — and then their first packets are re-injected.
+    /// Router replies go out as they come. If the switch refuses the batch's flows, each pair
+    /// is tried on its own, so that one refused pair does not cost the others their route.
+    pub fn handle_batch<'a>(
+        &mut self,
+        pipeline: &Pipeline,
+        pins: impl IntoIterator<Item = &'a PacketIn>,
+    ) -> Vec<Outcome> {
+        let mut outcomes = Vec::new();
+        let mut routes = Vec::new();
+        let mut mods = Vec::new();
+        for pin in pins {
+            let outcome = match pin.reason {
+                PacketInReason::InvalidTtl => self.time_exceeded(pipeline, pin),
+                _ if pin.table != Stage::EastWest.table() => {
+                    Outcome::NoRoute("packet-in not from the east-west table")
+                }
+                _ if self.is_echo_to_router(pin) => self.echo_reply(pipeline, pin),
+                _ => match self.route(pin) {
+                    Ok(flows) => {
+                        let start = mods.len();
+                        mods.extend(flows);
+                        routes.push(PendingRoute {
+                            outcome: outcomes.len(),
+                            pin,
+                            flows: start..mods.len(),
+                        });
+                        Outcome::Routed {
+                            flows: mods.len() - start,
+                        }
+                    }
+                    Err(no_route) => no_route,
+                },
+            };
+            outcomes.push(outcome);
+        }
+        install(pipeline, &mods, &routes, &mut outcomes);
+        for outcome in &outcomes {
+            match outcome {
+                Outcome::Routed { .. } => self.counters.routed += 1,
+                Outcome::EchoReplied => self.counters.echo_replies += 1,
+                Outcome::TtlExceeded => self.counters.ttl_exceeded += 1,
+                Outcome::RateLimited => self.counters.rate_limited += 1,
+                Outcome::NoRoute(reason) => {
+                    self.counters.no_route += 1;
+                    tracing::debug!(reason, "l3: dropped packet-in");
+                }
             }
         }
-        outcome
+        outcomes
     }
 
     fn is_echo_to_router(&self, pin: &PacketIn) -> bool {
@@ -206,41 +247,44 @@ impl L3Controller {
                 .is_router_ip(Ipv4Addr::from(k.get(Field::Ipv4Dst) as u32))
     }
 
-    fn route(&mut self, pipeline: &Pipeline, pin: &PacketIn) -> Outcome {
+    /// The learned flows of a new host pair (one, or two when the destination is local), or
+    /// why there is no route.
+    fn route(&self, pin: &PacketIn) -> Result<Vec<FlowMod>, Outcome> {
+        let no_route = |why| Err(Outcome::NoRoute(why));
         let k = &pin.key;
         if k.get(Field::EthType) != 0x0800 {
-            return Outcome::NoRoute("not IPv4");
+            return no_route("not IPv4");
         }
         let index = &self.index;
         let Some(src_net) = index.network_of_metadata(k.get(Field::Metadata)) else {
-            return Outcome::NoRoute("metadata names no network");
+            return no_route("metadata names no network");
         };
         let Some(src_gw) = index.gateway(src_net) else {
-            return Outcome::NoRoute("the source network has no router");
+            return no_route("the source network has no router");
         };
         if src_gw.mac.map(u128::from) != Some(k.get(Field::EthDst)) {
-            return Outcome::NoRoute("not addressed to the router's MAC");
+            return no_route("not addressed to the router's MAC");
         }
         let dst_ip = Ipv4Addr::from(k.get(Field::Ipv4Dst) as u32);
         let src_ip = Ipv4Addr::from(k.get(Field::Ipv4Src) as u32);
         let Some(dst_gw) = index.interface_towards(src_gw.router, src_net, dst_ip) else {
-            return Outcome::NoRoute("no router interface reaches the destination");
+            return no_route("no router interface reaches the destination");
         };
         let Some(dst_port) = index.port_at(dst_gw.network, dst_ip) else {
-            return Outcome::NoRoute("the destination address is no known port");
+            return no_route("the destination address is no known port");
         };
         let Some(src_port) = index.port_at(src_net, src_ip) else {
-            return Outcome::NoRoute("the source address is no known port");
+            return no_route("the source address is no known port");
         };
         // The learned flow matches the port's MAC: a packet from another MAC would miss it
         // when re-injected and come straight back.
         if src_port.mac.map(u128::from) != Some(k.get(Field::EthSrc)) {
-            return Outcome::NoRoute("the source MAC is not the source port's");
+            return no_route("the source MAC is not the source port's");
         }
         let (Some(src_mac), Some(dst_mac), Some(src_gw), Some(dst_gw)) =
             (src_port.mac, dst_port.mac, src_gw.mac, dst_gw.mac)
         else {
-            return Outcome::NoRoute("a MAC on the route is not a unicast MAC");
+            return no_route("a MAC on the route is not a unicast MAC");
         };
         let src = Endpoint {
             port: src_port,
@@ -254,26 +298,13 @@ impl L3Controller {
         };
         let in_port = k.get(Field::InPort) as u32;
         let Some(forward) = self.learned_flow(&src, in_port, src_gw, dst_gw, &dst) else {
-            return Outcome::NoRoute("the destination's chassis cannot be reached");
+            return no_route("the destination's chassis cannot be reached");
         };
         let mut mods = vec![forward];
         if let Location::Local(dst_ofport) = dst.port.location {
             mods.extend(self.learned_flow(&dst, dst_ofport, dst_gw, src_gw, &src));
         }
-        if let Err(e) = pipeline.apply(&mods) {
-            tracing::warn!(%e, "l3: installing learned flows failed");
-            return Outcome::NoRoute("the switch refused the learned flows");
-        }
-        let meta = PacketMeta {
-            tun_id: k.get(Field::TunId) as u64,
-            tun_src: k.get(Field::TunSrc) as u32,
-            tun_dst: k.get(Field::TunDst) as u32,
-            pkt_mark: k.get(Field::PktMark) as u32,
-        };
-        if let Err(e) = pipeline.resubmit(in_port, meta, 0, &pin.data) {
-            tracing::warn!(%e, "l3: re-injecting the first packet failed");
-        }
-        Outcome::Routed { flows: mods.len() }
+        Ok(mods)
     }
 
     /// The learned flow for traffic from `from` (arriving on `in_port` through `from_gw`) to
@@ -433,6 +464,53 @@ impl L3Controller {
             &frame,
         );
         Outcome::TtlExceeded
+    }
+}
+
+/// A routed packet-in whose flows are in a batch not yet installed.
+struct PendingRoute<'a> {
+    /// Index of its outcome.
+    outcome: usize,
+    pin: &'a PacketIn,
+    /// Its flows in the batch.
+    flows: std::ops::Range<usize>,
+}
+
+/// Installs the flows of `routes` (all of `mods`) in one batch — or, if the switch refuses
+/// it, each route's on its own, turning the refused ones into [`Outcome::NoRoute`] — then
+/// re-injects the first packet of each route that has its flows, at table 0.
+fn install(
+    pipeline: &Pipeline,
+    mods: &[FlowMod],
+    routes: &[PendingRoute<'_>],
+    outcomes: &mut [Outcome],
+) {
+    if mods.is_empty() {
+        return;
+    }
+    if pipeline.apply(mods).is_err() {
+        for r in routes {
+            if let Err(e) = pipeline.apply(&mods[r.flows.clone()]) {
+                tracing::warn!(%e, "l3: installing learned flows failed");
+                outcomes[r.outcome] = Outcome::NoRoute("the switch refused the learned flows");
+            }
+        }
+    }
+    for r in routes {
+        if !matches!(outcomes[r.outcome], Outcome::Routed { .. }) {
+            continue;
+        }
+        let k = &r.pin.key;
+        let meta = PacketMeta {
+            tun_id: k.get(Field::TunId) as u64,
+            tun_src: k.get(Field::TunSrc) as u32,
+            tun_dst: k.get(Field::TunDst) as u32,
+            pkt_mark: k.get(Field::PktMark) as u32,
+        };
+        let in_port = k.get(Field::InPort) as u32;
+        if let Err(e) = pipeline.resubmit(in_port, meta, 0, &r.pin.data) {
+            tracing::warn!(%e, "l3: re-injecting the first packet failed");
+        }
     }
 }
 
