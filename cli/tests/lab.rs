@@ -411,7 +411,8 @@ fn proactive_mode_routes_without_any_packet_in() {
     assert!(show.contains("l3: routed 0,"), "{show}");
 }
 
-/// The os-ken L3 app (tests/peers/osken_l3.py), run in the lab's underlay namespace.
+/// The os-ken L3 app (tests/peers/osken_l3.py) with the lab's configuration, run in the lab's
+/// underlay namespace.
 struct OsKen {
     child: Child,
     lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
@@ -434,7 +435,9 @@ impl OsKen {
             .args(["netns", "exec", &lab.ns("underlay")])
             .arg(&python)
             .arg(&script)
-            .args([&port.to_string(), "192.168.50.254"])
+            .args([&port.to_string(), "192.168.50.254", "--config"])
+            .arg(lab.dir().join("lab.toml"))
+            .args(["--chassis", "node1"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -480,8 +483,8 @@ fn an_os_ken_app_does_the_l3_job_as_external_controller() {
     let learned = lab.routes("node1");
     assert_eq!(learned.len(), 2, "{learned:#?}");
     assert!(
-        learned.iter().all(|f| f.contains("cookie=0x0,")),
-        "the app's flows"
+        learned.iter().all(|f| f.contains("cookie=0xd2")),
+        "the app's flows (its cookie tag), not the built-in controller's (0xd1)"
     );
     assert!(
         lab.verb("node1", "topology", &["show"])
