@@ -345,3 +345,88 @@ fn topology_errors_stop_the_switch_and_say_what_to_fix() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `wyvern add-port` / `del-port` on a running switch: the port opens and closes, every
+/// controller hears it as PORT_STATUS (here `wyvern monitor`), and `dump-ports` counts it.
+#[test]
+fn ports_added_and_deleted_while_running_are_reported() {
+    if !is_root() {
+        eprintln!("not root: skipping");
+        return;
+    }
+    let dir = run_dir("ports");
+    let bridge = bridge_name("pt");
+    let mut w = Wyvern::start(&["--bridge", &bridge, "--run-dir", dir.to_str().unwrap()]);
+    let mgmt = dir.join(format!("{bridge}.mgmt"));
+    wait_for(&mgmt);
+    let target = format!("unix:{}", mgmt.display());
+    // As ovs-ofctl's, the monitor prints asynchronous messages on stderr.
+    let mut monitor = Command::new(WYVERN)
+        .args(["monitor", &target])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Lines read by a thread, so that waiting for them has a deadline.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = monitor.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The TAP device is named after the port, unique to this test process.
+    let tap = bridge_name("tp");
+    let wy = |args: &[&str]| {
+        let o = Command::new(WYVERN).args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "wyvern {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // Give the monitor a moment to connect, then act.
+    std::thread::sleep(Duration::from_millis(300));
+    let added = wy(&["add-port", &target, &tap, "type=tap", "ofport=7"]);
+    assert!(added.contains("OpenFlow port 7"), "{added}");
+    assert!(wy(&["dump-ports-desc", &target]).contains(&format!(" 7({tap}): addr:")));
+    assert!(wy(&["dump-ports", &target, "7"]).contains("port  7: rx pkts="));
+    // A second port may not take the same number; a bad type is refused with the options.
+    let o = Command::new(WYVERN)
+        .args(["add-port", &target, "other", "type=tap", "ofport=7"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already in use"));
+    wy(&["del-port", &target, &tap]);
+    assert!(!wy(&["dump-ports-desc", &target]).contains(&tap));
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        let done = line.contains(" DEL:");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let all = seen.join("\n");
+    assert!(
+        all.contains(&format!(
+            "OFPT_PORT_STATUS (OF1.3) (xid=0x0): ADD: 7({tap})"
+        )),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "OFPT_PORT_STATUS (OF1.3) (xid=0x0): DEL: 7({tap})"
+        )),
+        "{all}"
+    );
+    w.signal("-TERM");
+    assert!(w.wait());
+    let _ = std::fs::remove_dir_all(&dir);
+}
