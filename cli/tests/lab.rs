@@ -13,14 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const WYVERN: &str = env!("CARGO_BIN_EXE_wyvern");
+mod common;
+use common::{is_root, venv_python};
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    })
-}
+const WYVERN: &str = env!("CARGO_BIN_EXE_wyvern");
 
 fn wyvern(args: &[&str]) -> Output {
     Command::new(WYVERN).args(args).output().unwrap()
@@ -419,16 +415,7 @@ struct OsKen {
 
 impl OsKen {
     fn start(lab: &Lab, port: u16) -> Option<OsKen> {
-        let python = std::env::var("WYVERN_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/wyvern/venv")
-            })
-            .join("bin/python");
-        if !python.exists() {
-            eprintln!("{} missing: skipping", python.display());
-            return None;
-        }
+        let python = venv_python()?;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/osken_l3.py");
         let mut child = Command::new("ip")
             .args(["netns", "exec", &lab.ns("underlay")])

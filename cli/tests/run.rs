@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{is_root, venv_python};
+
 const WYVERN: &str = env!("CARGO_BIN_EXE_wyvern");
 
 fn free_port() -> u16 {
@@ -25,13 +28,6 @@ fn free_port() -> u16 {
 /// device named after the bridge, in the host's namespace.
 fn bridge_name(tag: &str) -> String {
     format!("wy{}{tag}", std::process::id())
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    })
 }
 
 fn run_dir(test: &str) -> PathBuf {
@@ -161,19 +157,9 @@ fn ovs_ofctl_on_the_listener_and_the_management_socket() {
 
 #[test]
 fn os_ken_controller() {
-    let python = std::env::var("WYVERN_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/wyvern/venv")
-        })
-        .join("bin/python");
-    if !python.exists() {
-        eprintln!(
-            "{} missing: skipping (scripts/install-deps creates it)",
-            python.display()
-        );
+    let Some(python) = venv_python() else {
         return;
-    }
+    };
     let port = free_port();
     let peer_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/osken_peer.py");
     let mut peer = Command::new(&python)
