@@ -416,3 +416,67 @@ fn ports_added_and_deleted_while_running_are_reported() {
     assert!(w.wait());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SIGHUP: the configuration file is read again and its ports followed; a broken file
+/// changes nothing and the switch runs on.
+#[test]
+fn sighup_reloads_the_ports_of_the_configuration() {
+    if !is_root() {
+        eprintln!("not root: skipping");
+        return;
+    }
+    let dir = run_dir("reload");
+    let bridge = bridge_name("rl");
+    let (tap1, tap2) = (bridge_name("t1"), bridge_name("t2"));
+    let file = dir.join("wyvern.toml");
+    let port = |name: &str, no: u32| {
+        format!("[[port]]\nname = \"{name}\"\ntype = \"tap\"\nofport = {no}\n")
+    };
+    std::fs::write(&file, format!("bridge = \"{bridge}\"\n{}", port(&tap1, 3))).unwrap();
+    let mut w = Wyvern::start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--run-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let mgmt = dir.join(format!("{bridge}.mgmt"));
+    wait_for(&mgmt);
+    let target = format!("unix:{}", mgmt.display());
+    let desc = || {
+        let o = Command::new(WYVERN)
+            .args(["dump-ports-desc", &target])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let wait_desc = |want: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let d = desc();
+            if want(&d) {
+                return d;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ports never became as expected:\n{d}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_desc(&|d| d.contains(&format!(" 3({tap1})")));
+
+    // tap1 goes, tap2 comes.
+    std::fs::write(&file, format!("bridge = \"{bridge}\"\n{}", port(&tap2, 4))).unwrap();
+    w.signal("-HUP");
+    wait_desc(&|d| d.contains(&format!(" 4({tap2})")) && !d.contains(&tap1));
+
+    // A broken file: nothing changes, the switch keeps serving.
+    std::fs::write(&file, "bridge = [\n").unwrap();
+    w.signal("-HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(desc().contains(&format!(" 4({tap2})")));
+
+    w.signal("-TERM");
+    assert!(w.wait());
+    let _ = std::fs::remove_dir_all(&dir);
+}
