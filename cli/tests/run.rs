@@ -480,3 +480,48 @@ fn sighup_reloads_the_ports_of_the_configuration() {
     assert!(w.wait());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `wyvern trace TARGET PACKET` against the live switch prints what the offline trace of the
+/// same flows prints.
+#[test]
+fn live_trace_matches_the_offline_trace() {
+    let dir = run_dir("trace");
+    let bridge = bridge_name("tr");
+    let mut w = Wyvern::start(&["--bridge", &bridge, "--run-dir", dir.to_str().unwrap()]);
+    let mgmt = dir.join(format!("{bridge}.mgmt"));
+    wait_for(&mgmt);
+    let target = format!("unix:{}", mgmt.display());
+    let flows = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dragonflow.flows");
+    let flows = flows.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(WYVERN).args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "wyvern {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    run(&["add-flows", &target, flows]);
+    for packet in [
+        "in_port=12,ip,dl_src=fa:16:3e:cf:4b:ed,dl_dst=fa:16:3e:c5:02:4d,nw_src=10.2.0.5,nw_dst=10.1.0.5,nw_proto=1,nw_ttl=64",
+        "in_port=11,arp,dl_src=fa:16:3e:00:17:e6,dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_spa=10.1.0.5,arp_tpa=10.1.0.1,arp_sha=fa:16:3e:00:17:e6",
+    ] {
+        let live = run(&["trace", &target, packet]);
+        let offline = run(&["trace", "--flows", flows, packet]);
+        assert_eq!(live, offline);
+        assert!(live.contains("Verdict:"), "{live}");
+    }
+    let live = run(&[
+        "trace",
+        "--table",
+        "52",
+        &target,
+        "in_port=12,ip,metadata=0x1f43,nw_dst=10.1.0.5",
+    ]);
+    assert!(live.starts_with("Flow:") && live.contains("52. "), "{live}");
+    w.signal("-TERM");
+    assert!(w.wait());
+    let _ = std::fs::remove_dir_all(&dir);
+}
