@@ -601,6 +601,27 @@ fn topology_changes_follow_without_disturbing_traffic() {
     assert!(o.status.success(), "vm4 -> vm1: {}", text(&o));
     assert!(lab.flows("node1", "table=0,in_port=14").len() == 1);
 
+    // A port whose interface does not exist: the apply says so, and the rest applies.
+    let with_ghost = format!(
+        "{with_vm4}\n[[port]]\nname = \"vm5\"\nnetwork = \"net1\"\nmac = \"fa:16:3e:00:00:05\"\nips = [\"10.1.0.9\"]\nchassis = \"node1\"\ntype = \"afxdp\"\ninterface = \"nosuchdev\"\nofport = 15\n"
+    );
+    let ghost = lab.dir().join("ghost.toml");
+    std::fs::write(&ghost, with_ghost).unwrap();
+    let o = wyvern(&[
+        "topology",
+        "apply",
+        &lab.target("node1"),
+        ghost.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = text(&o);
+    assert!(
+        err.contains("port \"vm5\"") && err.contains("not opened"),
+        "{err}"
+    );
+    assert!(lab.flows("node1", "table=0,in_port=15").is_empty());
+    lab.ping_all("vm3", VM1, 1);
+
     let out = steady.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&out.stdout);
     assert!(

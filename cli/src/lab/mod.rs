@@ -131,7 +131,8 @@ fn is_root() -> bool {
 fn check_args(a: &LabArgs) -> Result<Plan, LabError> {
     if !is_root() {
         return Err(LabError::Usage(
-            "wyvern lab creates network namespaces, veth pairs and AF_XDP sockets: run it as root".into(),
+            "wyvern lab creates network namespaces, veth pairs and AF_XDP sockets: run it as root"
+                .into(),
         ));
     }
     if !(1..=4).contains(&a.nodes) {
