@@ -236,24 +236,18 @@ struct Staged {
     events: Vec<FlowRemoved>,
 }
 
-/// The hash of a rule's identity within its table: table, priority, shape and key words.
+/// The hash of a rule's identity within its table: table, priority, mask and key words.
 ///
-/// Shapes are interned (one `Arc` per distinct shape while any rule uses it), so the shape
-/// is identified by its address: equal shapes are the same `Arc`.
-fn identity_hash(table: TableId, priority: u16, shape: &Arc<MatchShape>, key: &[u64]) -> u64 {
-    let salt = (u64::from(table) << 16 | u64::from(priority))
-        ^ (Arc::as_ptr(shape) as usize as u64).rotate_left(24);
+/// The mask enters through [`MatchShape::mask_hash`], not the interned shape's address: two
+/// shapes that differ only in field order are one identity (OpenFlow compares matches, not
+/// the order they were written in).
+fn identity_hash(table: TableId, priority: u16, shape: &MatchShape, key: &[u64]) -> u64 {
+    let salt = (u64::from(table) << 16 | u64::from(priority)) ^ shape.mask_hash.rotate_left(24);
     crate::key::hash_words(key) ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-fn same_identity(
-    a: &Rule,
-    table: TableId,
-    priority: u16,
-    shape: &Arc<MatchShape>,
-    key: &[u64],
-) -> bool {
-    a.table == table && a.priority == priority && Arc::ptr_eq(&a.shape, shape) && *a.key == *key
+fn same_identity(a: &Rule, table: TableId, priority: u16, shape: &MatchShape, key: &[u64]) -> bool {
+    a.table == table && a.priority == priority && a.shape.same_mask(shape) && a.key_is(key)
 }
 
 fn rule_identity_hash(r: &Rule) -> u64 {
@@ -261,11 +255,28 @@ fn rule_identity_hash(r: &Rule) -> u64 {
 }
 
 impl Staged {
-    /// The rule this batch added with `rule`'s identity.
-    fn added_like(&self, rule: &Rule) -> Option<&Arc<Rule>> {
-        self.added.find(rule_identity_hash(rule), |a| {
-            same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key)
-        })
+    /// The rule this batch sees with exactly this identity: one it added, else a published
+    /// one it did not remove. A hash lookup in each, whatever the size of the table.
+    fn exact(
+        &self,
+        tables: &Tables,
+        table: TableId,
+        priority: u16,
+        shape: &MatchShape,
+        key: &[u64],
+    ) -> Option<Arc<Rule>> {
+        let hash = identity_hash(table, priority, shape, key);
+        if let Some(r) = self
+            .added
+            .find(hash, |a| same_identity(a, table, priority, shape, key))
+        {
+            return Some(r.clone());
+        }
+        tables
+            .table(table)
+            .find_exact(shape, key, priority)
+            .filter(|r| !self.removed.contains(&rule_addr(r)))
+            .cloned()
     }
 }
 
@@ -432,13 +443,7 @@ impl Planner<'_> {
         let shape = self.interner.shape(&spec.matching);
         let insts = self.interner.instructions(&spec.instructions);
         let rule = Arc::new(Rule::new(spec, shape, insts, now_ms));
-        let existing = staged.added_like(&rule).cloned().or_else(|| {
-            tables
-                .table(spec.table)
-                .find_exact(&rule.shape, &rule.key, rule.priority)
-                .filter(|r| !staged.removed.contains(&rule_addr(r)))
-                .cloned()
-        });
+        let existing = staged.exact(tables, spec.table, rule.priority, &rule.shape, &rule.key);
         if spec.flags.has(FlowFlags::CHECK_OVERLAP) {
             // An identical rule overlaps too, so it is refused rather than replaced.
             let mk = rule.masked_key();
@@ -585,39 +590,50 @@ impl FlowEditor {
     }
 }
 
+/// The rules a modify or delete selects, as this batch sees them.
+///
+/// Strict commands name one identity (table, priority, exact match), so they are a hash
+/// lookup per table; the others test every rule of the table(s) against the filter.
 fn select(tables: &Tables, fm: &FlowMod, staged: &Staged) -> Vec<Arc<Rule>> {
     let spec = &fm.spec;
-    let strict = matches!(
+    let out_port = if matches!(
+        fm.command,
+        FlowModCommand::Delete | FlowModCommand::DeleteStrict
+    ) {
+        fm.out_port
+    } else {
+        PortNo::ANY
+    };
+    if matches!(
         fm.command,
         FlowModCommand::ModifyStrict | FlowModCommand::DeleteStrict
-    );
+    ) {
+        let shape = MatchShape::of(&spec.matching);
+        let key = shape.key_words(&spec.matching.to_masked_key().value);
+        let ids = if spec.table == ALL_TABLES {
+            0..=MAX_TABLE
+        } else {
+            spec.table..=spec.table
+        };
+        return ids
+            .filter_map(|t| staged.exact(tables, t, spec.priority, &shape, &key))
+            .filter(|r| {
+                (r.cookie & fm.cookie_mask) == (spec.cookie & fm.cookie_mask)
+                    && (out_port == PortNo::ANY || r.outputs_to(out_port))
+            })
+            .collect();
+    }
     let filter = FlowFilter {
         table: spec.table,
         matching: spec.matching.clone(),
         cookie: spec.cookie,
         cookie_mask: fm.cookie_mask,
-        out_port: if matches!(
-            fm.command,
-            FlowModCommand::Delete | FlowModCommand::DeleteStrict
-        ) {
-            fm.out_port
-        } else {
-            PortNo::ANY
-        },
+        out_port,
     };
     let fk = filter.matching.to_masked_key();
     staged
         .visible(tables, spec.table)
-        .filter(|r| {
-            if strict {
-                r.priority == spec.priority
-                    && r.masked_key() == fk
-                    && (r.cookie & fm.cookie_mask) == (spec.cookie & fm.cookie_mask)
-                    && (filter.out_port == PortNo::ANY || r.outputs_to(filter.out_port))
-            } else {
-                filter.selects(r, &fk)
-            }
-        })
+        .filter(|r| filter.selects(r, &fk))
         .cloned()
         .collect()
 }

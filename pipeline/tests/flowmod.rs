@@ -243,3 +243,125 @@ fn hard_timeout_expires_and_reports() {
     assert_eq!(gone[0].reason, RemovedReason::HardTimeout);
     assert!(all(&p).is_empty());
 }
+
+/// `ip,metadata=M,in_port=P` with the fields in the order given.
+fn md_port(order_md_first: bool, md: u128, port: u128) -> Match {
+    let m = Match::new().exact(Field::EthType, 0x0800).unwrap();
+    if order_md_first {
+        m.exact(Field::Metadata, md)
+            .and_then(|m| m.exact(Field::InPort, port))
+    } else {
+        m.exact(Field::InPort, port)
+            .and_then(|m| m.exact(Field::Metadata, md))
+    }
+    .unwrap()
+}
+
+#[test]
+fn strict_commands_and_replacing_adds_ignore_field_order() {
+    let p = pipeline();
+    // Published, then a strict modify and a replacing add written in the other order.
+    p.apply(&[FlowMod::add(spec(52, 100, md_port(true, 7, 1), 2))])
+        .unwrap();
+    p.apply(&[cmd(
+        FlowModCommand::ModifyStrict,
+        spec(52, 100, md_port(false, 7, 1), 3),
+    )])
+    .unwrap();
+    assert_eq!(all(&p).len(), 1);
+    assert_eq!(
+        all(&p)[0].instructions,
+        spec(0, 0, Match::new(), 3).instructions
+    );
+    assert_eq!(
+        all(&p)[0].matching,
+        md_port(true, 7, 1),
+        "kept as installed"
+    );
+    p.apply(&[FlowMod::add(spec(52, 100, md_port(false, 7, 1), 4))])
+        .unwrap();
+    assert_eq!(all(&p).len(), 1, "the add replaced the flow");
+    assert_eq!(all(&p)[0].matching, md_port(false, 7, 1));
+    p.apply(&[cmd(
+        FlowModCommand::DeleteStrict,
+        spec(52, 100, md_port(true, 7, 1), 0),
+    )])
+    .unwrap();
+    assert!(all(&p).is_empty());
+
+    // Staged in one batch: an add in the other order replaces the batch's own add.
+    p.apply(&[
+        FlowMod::add(spec(52, 100, md_port(true, 8, 1), 2)),
+        FlowMod::add(spec(52, 100, md_port(false, 8, 1), 3)),
+    ])
+    .unwrap();
+    let flows = all(&p);
+    assert_eq!(flows.len(), 1, "{flows:?}");
+    assert_eq!(
+        flows[0].instructions,
+        spec(0, 0, Match::new(), 3).instructions
+    );
+
+    // And a strict delete in the first order finds the flow the batch added in the other.
+    p.apply(&[
+        FlowMod::add(spec(52, 100, md_port(false, 9, 1), 2)),
+        cmd(
+            FlowModCommand::DeleteStrict,
+            spec(52, 100, md_port(true, 9, 1), 0),
+        ),
+    ])
+    .unwrap();
+    assert_eq!(all(&p).len(), 1);
+}
+
+#[test]
+fn strict_commands_filter_by_cookie_out_port_and_table() {
+    let p = pipeline();
+    let mut a = spec(52, 100, in_port(1), 11);
+    a.cookie = 0x10;
+    let mut b = spec(53, 100, in_port(1), 12);
+    b.cookie = 0x20;
+    p.apply(&[FlowMod::add(a), FlowMod::add(b)]).unwrap();
+    let strict_delete = |table, cookie, cookie_mask, out_port| {
+        let mut d = cmd(
+            FlowModCommand::DeleteStrict,
+            FlowSpec {
+                table,
+                cookie,
+                ..spec(0, 100, in_port(1), 0)
+            },
+        );
+        d.cookie_mask = cookie_mask;
+        d.out_port = PortNo(out_port);
+        p.apply(&[d]).unwrap();
+        all(&p).iter().map(|f| f.table).collect::<Vec<_>>()
+    };
+    assert_eq!(strict_delete(0xff, 0x30, 0xff, PortNo::ANY.0), vec![52, 53]);
+    assert_eq!(
+        strict_delete(0xff, 0, 0, 13),
+        vec![52, 53],
+        "no flow outputs to 13"
+    );
+    assert_eq!(strict_delete(52, 0x20, 0xff, PortNo::ANY.0), vec![52, 53]);
+    assert_eq!(strict_delete(0xff, 0x20, 0xff, PortNo::ANY.0), vec![52]);
+    assert_eq!(strict_delete(0xff, 0, 0, 11), Vec::<u8>::new());
+
+    // A strict modify keeps the cookie filter (and ignores out_port).
+    p.apply(&[FlowMod::add(spec(52, 100, in_port(1), 11))])
+        .unwrap();
+    let mut m = cmd(FlowModCommand::ModifyStrict, spec(52, 100, in_port(1), 14));
+    m.spec.cookie = 1;
+    m.cookie_mask = 1;
+    p.apply(&[m.clone()]).unwrap();
+    assert_eq!(
+        all(&p)[0].instructions,
+        spec(0, 0, Match::new(), 11).instructions
+    );
+    m.spec.cookie = 0;
+    m.out_port = PortNo(99);
+    p.apply(&[m]).unwrap();
+    assert_eq!(
+        all(&p)[0].instructions,
+        spec(0, 0, Match::new(), 14).instructions
+    );
+}
