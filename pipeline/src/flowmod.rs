@@ -100,6 +100,16 @@ impl Default for FlowFilter {
 }
 
 impl FlowFilter {
+    /// The published rules this filter selects, table by table, in no order within a table.
+    fn select_from<'a>(&'a self, tables: &'a Tables) -> impl Iterator<Item = &'a Arc<Rule>> + 'a {
+        let fk = self.matching.to_masked_key();
+        tables
+            .iter()
+            .filter(|(t, _)| self.table == ALL_TABLES || self.table == *t)
+            .flat_map(|(_, c)| c.rules())
+            .filter(move |r| self.selects(r, &fk))
+    }
+
     fn selects(&self, rule: &Rule, filter_key: &MaskedKey) -> bool {
         (self.table == ALL_TABLES || self.table == rule.table)
             && (rule.cookie & self.cookie_mask) == (self.cookie & self.cookie_mask)
@@ -511,16 +521,10 @@ impl FlowEditor {
 
     /// Flows selected by `filter`, grouped by table ascending and by priority descending.
     pub fn dump(&self, filter: &FlowFilter, now_ms: u64) -> Vec<FlowStats> {
-        let mut out: Vec<Arc<Rule>> = Vec::new();
-        if let Some(tables) = self.tables.read() {
-            let fk = filter.matching.to_masked_key();
-            for (t, c) in tables.iter() {
-                if filter.table != ALL_TABLES && filter.table != t {
-                    continue;
-                }
-                out.extend(c.rules().filter(|r| filter.selects(r, &fk)).cloned());
-            }
-        }
+        let mut out: Vec<Arc<Rule>> = match self.tables.read() {
+            Some(tables) => filter.select_from(&tables).cloned().collect(),
+            None => Vec::new(),
+        };
         out.sort_by(|a, b| {
             a.table
                 .cmp(&b.table)
@@ -528,6 +532,25 @@ impl FlowEditor {
                 .then(a.created_ms.cmp(&b.created_ms))
         });
         out.iter().map(|r| stats_of(r, now_ms)).collect()
+    }
+
+    /// Totals of the flows selected by `filter`, summed as they are found (nothing is
+    /// copied per flow). Counters wrap as OpenFlow's do.
+    pub fn aggregate(&self, filter: &FlowFilter) -> crate::pipeline::AggregateStats {
+        use std::sync::atomic::Ordering;
+        let mut total = crate::pipeline::AggregateStats::default();
+        if let Some(tables) = self.tables.read() {
+            for r in filter.select_from(&tables) {
+                total.packets = total
+                    .packets
+                    .wrapping_add(r.counters.packets.load(Ordering::Relaxed));
+                total.bytes = total
+                    .bytes
+                    .wrapping_add(r.counters.bytes.load(Ordering::Relaxed));
+                total.flows = total.flows.saturating_add(1);
+            }
+        }
+        total
     }
 
     /// Number of flows in each table (index = table id).

@@ -164,13 +164,7 @@ impl Pipeline {
 
     /// Totals over the flows `filter` selects.
     pub fn aggregate(&self, filter: &FlowFilter) -> AggregateStats {
-        self.dump_flows(filter)
-            .iter()
-            .fold(AggregateStats::default(), |a, f| AggregateStats {
-                packets: a.packets + f.packets,
-                bytes: a.bytes + f.bytes,
-                flows: a.flows + 1,
-            })
+        self.editor().aggregate(filter)
     }
 
     /// Statistics of every table.

@@ -365,3 +365,74 @@ fn strict_commands_filter_by_cookie_out_port_and_table() {
         spec(0, 0, Match::new(), 14).instructions
     );
 }
+
+#[test]
+fn aggregate_sums_the_counters_of_the_selected_flows() {
+    use wyvern_pipeline::wire::Frame;
+    use wyvern_pipeline::{PacketMeta, RxPacket, Verdicts};
+    let p = pipeline();
+    let mut a = spec(0, 10, in_port(1), 2);
+    a.cookie = 1;
+    let mut b = spec(0, 10, in_port(2), 3);
+    b.cookie = 2;
+    p.apply(&[
+        FlowMod::add(a),
+        FlowMod::add(b),
+        FlowMod::add(spec(5, 1, Match::new(), 2)),
+    ])
+    .unwrap();
+    let mut w = p.worker();
+    // 3 frames of 60 bytes on port 1, 1 of 100 bytes on port 2.
+    for (port, len) in [(1, 60), (1, 60), (2, 100), (1, 60)] {
+        let mut buf = vec![0u8; 64 + len];
+        buf[64 + 12..64 + 14].copy_from_slice(&[0x88, 0xb5]);
+        let mut batch = [RxPacket {
+            frame: Frame::new(&mut buf, 64, len).unwrap(),
+            in_port: port,
+            meta: PacketMeta::default(),
+        }];
+        w.process(&mut batch, &mut Verdicts::default());
+    }
+    w.flush();
+    let check = |filter: FlowFilter, want: (u64, u64, u32)| {
+        let agg = p.aggregate(&filter);
+        let dump = p.dump_flows(&filter);
+        let sum = (
+            dump.iter().map(|f| f.packets).sum::<u64>(),
+            dump.iter().map(|f| f.bytes).sum::<u64>(),
+            dump.len() as u32,
+        );
+        assert_eq!((agg.packets, agg.bytes, agg.flows), want, "{filter:?}");
+        assert_eq!(sum, want, "dump of {filter:?}");
+    };
+    check(FlowFilter::default(), (4, 280, 3));
+    check(
+        FlowFilter {
+            table: 0,
+            ..FlowFilter::default()
+        },
+        (4, 280, 2),
+    );
+    check(
+        FlowFilter {
+            cookie: 2,
+            cookie_mask: u64::MAX,
+            ..FlowFilter::default()
+        },
+        (1, 100, 1),
+    );
+    check(
+        FlowFilter {
+            matching: in_port(1),
+            ..FlowFilter::default()
+        },
+        (3, 180, 1),
+    );
+    check(
+        FlowFilter {
+            out_port: PortNo(2),
+            ..FlowFilter::default()
+        },
+        (3, 180, 2),
+    );
+}
