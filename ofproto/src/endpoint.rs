@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::Receiver;
 use tracing::{info, warn};
-use wyvern_pipeline::action::{Action, Instruction, PortNo};
+use wyvern_pipeline::action::{Action, Instruction, N_TABLES, PortNo};
 use wyvern_pipeline::flow::{FlowFlags, FlowMod, FlowModCommand, FlowSpec, FlowStats};
 use wyvern_pipeline::flow_match::Match;
 use wyvern_pipeline::{FlowFilter, Pipeline};
@@ -247,8 +247,6 @@ pub struct EndpointConfig {
     pub fail_mode: FailMode,
     /// The management socket (`punix:`), if any: see [`EndpointConfig::default_mgmt`].
     pub mgmt: Option<PathBuf>,
-    /// Tables reported in FEATURES, TABLE and TABLE_FEATURES.
-    pub n_tables: u8,
     /// `max_entries` of every table in TABLE_FEATURES.
     pub max_entries: u32,
     pub limits: Limits,
@@ -256,7 +254,7 @@ pub struct EndpointConfig {
 
 impl EndpointConfig {
     /// A configuration for `bridge` with defaults: no listeners or controllers, secure fail
-    /// mode, 254 tables, and no management socket.
+    /// mode, and no management socket.
     pub fn new(bridge: &str, datapath_id: u64) -> Self {
         EndpointConfig {
             bridge: bridge.to_owned(),
@@ -265,7 +263,6 @@ impl EndpointConfig {
             controllers: Vec::new(),
             fail_mode: FailMode::Secure,
             mgmt: None,
-            n_tables: 254,
             max_entries: 4_000_000,
             limits: Limits::default(),
         }
@@ -484,7 +481,7 @@ impl Switch {
     /// The TABLE_FEATURES reply bodies, one per message.
     pub(crate) fn table_features(&self) -> &[Vec<TableFeatures>] {
         self.table_features.get_or_init(|| {
-            let all = table_features_reply(self.config.n_tables, self.config.max_entries);
+            let all = table_features_reply(N_TABLES, self.config.max_entries);
             split_by_size(all, |t| {
                 let mut v = Vec::new();
                 t.write(&mut v);

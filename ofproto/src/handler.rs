@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use tracing::{debug, warn};
 use wyvern_pipeline::PacketMeta;
+use wyvern_pipeline::action::{ALL_TABLES, N_TABLES};
 use wyvern_pipeline::flow::FlowMod;
 
 use crate::codec::{self, Header, OFP_VERSION};
@@ -243,7 +244,7 @@ impl Handler {
                 let f = FeaturesReply {
                     datapath_id: self.switch.config.datapath_id,
                     n_buffers: 0,
-                    n_tables: self.switch.config.n_tables,
+                    n_tables: N_TABLES,
                     auxiliary_id: 0,
                     // FLOW_STATS | TABLE_STATS | PORT_STATS.
                     capabilities: 0x7,
@@ -292,7 +293,7 @@ impl Handler {
             }
             Message::TableMod(tm) => {
                 // OpenFlow 1.3 defines no table config bits; anything else is refused.
-                if tm.table_id > self.switch.config.n_tables && tm.table_id != 0xff {
+                if tm.table_id >= N_TABLES && tm.table_id != ALL_TABLES {
                     self.error(
                         xid,
                         OfError::TableModFailed(crate::error::TableModFailedCode::BadTable),
@@ -373,7 +374,6 @@ impl Handler {
             }
             MpRequest::Table => one(MpReply::Table(translate::table_stats(
                 &sw.pipeline.table_stats(),
-                sw.config.n_tables,
             ))),
             MpRequest::PortStats { port_no } => {
                 let port = (port_no != wyvern_pipeline::action::PortNo::ANY.0).then_some(port_no);

@@ -132,11 +132,10 @@ pub fn flow_removed(r: &wyvern_pipeline::FlowRemoved) -> FlowRemoved {
     }
 }
 
-/// OFPMP_TABLE entries for tables `0..n_tables`.
-pub fn table_stats(stats: &[PipeTableStats], n_tables: u8) -> Vec<TableStats> {
+/// OFPMP_TABLE entries, one per pipeline table.
+pub fn table_stats(stats: &[PipeTableStats]) -> Vec<TableStats> {
     stats
         .iter()
-        .filter(|t| t.table < n_tables)
         .map(|t| TableStats {
             table_id: t.table,
             active_count: u32::try_from(t.active).unwrap_or(u32::MAX),

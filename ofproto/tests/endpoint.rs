@@ -14,10 +14,10 @@ use wyvern_ofproto::msg::experimenter::{BundleControl, BundleCtrlType, Experimen
 use wyvern_ofproto::msg::multipart::{FlowStatsRequest, MpReply, MpRequest};
 use wyvern_ofproto::msg::{
     AsyncConfig, BundleAdd, ControllerRole, FlowModMsg, Hello, Message, MultipartRequest,
-    PacketInReason, PacketOut, Role, SwitchConfig,
+    PacketInReason, PacketOut, Role, SwitchConfig, TableMod,
 };
 use wyvern_pipeline::FlowFilter;
-use wyvern_pipeline::action::{Action, PortNo};
+use wyvern_pipeline::action::{Action, N_TABLES, PortNo};
 use wyvern_pipeline::field::Field;
 use wyvern_pipeline::flow::FlowModCommand;
 use wyvern_pipeline::flow_match::Match;
@@ -188,6 +188,68 @@ fn basic_requests() {
         let bytes = codec::encode(f, xid);
         assert!(bytes.len() <= 65535);
     }
+}
+
+/// FEATURES, TABLE and TABLE_FEATURES report the tables flows can go into, no more, no
+/// fewer: the last one takes a flow, the next one is refused (as a flow's table, a goto
+/// target and a TABLE_MOD target).
+#[test]
+fn reported_tables_are_the_tables_that_take_flows() {
+    let sw = Switch::start();
+    let mut c = sw.client();
+    let Message::FeaturesReply(f) = &c.request(&Message::FeaturesRequest)[0] else {
+        panic!()
+    };
+    let n = f.n_tables;
+    assert_eq!(n, N_TABLES);
+    let xid = c.send(&mp(MpRequest::Table));
+    let Message::MultipartReply(t) = &c.replies(xid)[0] else {
+        panic!()
+    };
+    let MpReply::Table(t) = &t.body else { panic!() };
+    assert_eq!(t.last().map(|t| t.table_id), Some(n - 1));
+    assert_eq!(t.len(), usize::from(n));
+    let xid = c.send(&mp(MpRequest::TableFeatures(vec![])));
+    let mut last = None;
+    for m in c.replies(xid) {
+        let Message::MultipartReply(m) = m else {
+            panic!()
+        };
+        let MpReply::TableFeatures(t) = &m.body else {
+            panic!()
+        };
+        last = t.last().map(|t| t.table_id).or(last);
+    }
+    assert_eq!(last, Some(n - 1));
+
+    let last = n - 1;
+    assert_eq!(
+        c.request(&flow_mod(&format!("table={last},actions=drop"))),
+        vec![]
+    );
+    // FLOW_MOD_FAILED/BAD_TABLE_ID; BAD_INSTRUCTION/BAD_TABLE_ID; TABLE_MOD_FAILED/BAD_TABLE.
+    let r = c.request(&flow_mod(&format!("table={n},actions=drop")));
+    assert_eq!(error_of(&r), Some((5, 2)));
+    let r = c.request(&flow_mod(&format!(
+        "table={},actions=goto_table:{n}",
+        last - 1
+    )));
+    assert_eq!(error_of(&r), Some((3, 2)));
+    let r = c.request(&Message::TableMod(TableMod {
+        table_id: n,
+        config: 0,
+    }));
+    assert_eq!(error_of(&r), Some((8, 0)));
+    assert!(
+        c.request(&Message::TableMod(TableMod {
+            table_id: last,
+            config: 0
+        }))
+        .is_empty()
+    );
+    let in_pipeline = sw.pipeline.table_stats();
+    assert_eq!(in_pipeline.len(), usize::from(n));
+    assert_eq!(in_pipeline[usize::from(last)].active, 1);
 }
 
 #[test]

@@ -23,7 +23,8 @@ use hashbrown::{HashMap, HashSet, HashTable};
 use thiserror::Error;
 
 use crate::action::{
-    ALL_TABLES, Instruction, InstructionError, MAX_TABLE, PortNo, TableId, validate_instructions,
+    ALL_TABLES, Action, Instruction, InstructionError, N_TABLES, PortNo, TableId,
+    validate_instructions,
 };
 use crate::field::Field;
 use crate::flow::{FlowFlags, FlowMod, FlowModCommand, FlowSpec, FlowStats};
@@ -35,7 +36,7 @@ use crate::tables::{PipelinePort, TableOp, Tables, TablesWriter};
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum FlowModError {
     /// The table does not exist, or `all tables` was used where one is required.
-    #[error("table {0} is not valid here (tables are 0..=254; 255 only for delete)")]
+    #[error("table {0} is not valid here (tables are 0..=253; 255 only for delete)")]
     BadTable(TableId),
     /// The match is not acceptable.
     #[error("bad match: {0}")]
@@ -416,10 +417,13 @@ impl Planner<'_> {
             fm.command,
             FlowModCommand::Delete | FlowModCommand::DeleteStrict
         );
-        if spec.table > MAX_TABLE && !(all_ok && spec.table == ALL_TABLES) {
+        if spec.table >= N_TABLES && !(all_ok && spec.table == ALL_TABLES) {
             return Err(FlowModError::BadTable(spec.table));
         }
         spec.matching.validate()?;
+        if !all_ok {
+            check_targets(&spec.instructions)?;
+        }
         match fm.command {
             FlowModCommand::Add => self.plan_add(spec, staged),
             FlowModCommand::Modify | FlowModCommand::ModifyStrict => {
@@ -634,9 +638,9 @@ fn select(tables: &Tables, fm: &FlowMod, staged: &Staged) -> Vec<Arc<Rule>> {
         let shape = MatchShape::of(&spec.matching);
         let key = shape.key_words(&spec.matching.to_masked_key().value);
         let ids = if spec.table == ALL_TABLES {
-            0..=MAX_TABLE
+            0..N_TABLES
         } else {
-            spec.table..=spec.table
+            spec.table..spec.table.saturating_add(1)
         };
         return ids
             .filter_map(|t| staged.exact(tables, t, spec.priority, &shape, &key))
@@ -659,6 +663,23 @@ fn select(tables: &Tables, fm: &FlowMod, staged: &Staged) -> Vec<Arc<Rule>> {
         .filter(|r| filter.selects(r, &fk))
         .cloned()
         .collect()
+}
+
+/// Every table that `goto_table` and `resubmit` name exists (OpenFlow itself allows up to
+/// [`MAX_TABLE`](crate::action::MAX_TABLE); the pipeline has [`N_TABLES`]).
+fn check_targets(instructions: &[Instruction]) -> Result<(), InstructionError> {
+    let missing = |t: TableId| (t >= N_TABLES).then_some(InstructionError::BadTable(t));
+    let bad = instructions.iter().find_map(|inst| match inst {
+        Instruction::GotoTable(t) => missing(*t),
+        Instruction::ApplyActions(actions) | Instruction::WriteActions(actions) => {
+            actions.iter().find_map(|a| match a {
+                Action::Resubmit { table: Some(t), .. } => missing(*t),
+                _ => None,
+            })
+        }
+        Instruction::ClearActions | Instruction::WriteMetadata { .. } => None,
+    });
+    bad.map_or(Ok(()), Err)
 }
 
 fn expiry(r: &Rule, now_ms: u64) -> Option<RemovedReason> {

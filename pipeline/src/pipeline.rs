@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::action::{Action, MAX_TABLE};
+use crate::action::{Action, N_TABLES};
 use crate::cache::DEFAULT_CACHE_SLOTS;
 use crate::execute::{ExecEnv, PacketIn, PacketMeta, Verdicts, execute};
 use crate::flow::{FlowMod, FlowStats};
@@ -118,7 +118,7 @@ impl Pipeline {
             readers,
             macs: MacTable::new(config.mac_aging),
             counters: PipelineCounters::default(),
-            tables: (0..=MAX_TABLE).map(|_| TableCounters::default()).collect(),
+            tables: (0..N_TABLES).map(|_| TableCounters::default()).collect(),
             packet_ins: ArrayQueue::new(config.packet_in_queue.max(1)),
             injected: ArrayQueue::new(config.injected_queue.max(1)),
             epoch: Instant::now(),

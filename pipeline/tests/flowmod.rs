@@ -367,6 +367,38 @@ fn strict_commands_filter_by_cookie_out_port_and_table() {
 }
 
 #[test]
+fn only_the_tables_the_pipeline_has_take_flows() {
+    use wyvern_pipeline::action::N_TABLES;
+    let p = pipeline();
+    let last = N_TABLES - 1;
+    p.apply(&[FlowMod::add(spec(last, 1, Match::new(), 2))])
+        .unwrap();
+    let err = p
+        .apply(&[FlowMod::add(spec(N_TABLES, 1, Match::new(), 2))])
+        .unwrap_err();
+    assert_eq!(err.error, FlowModError::BadTable(N_TABLES));
+    let mut goto = spec(last - 1, 1, Match::new(), 2);
+    goto.instructions = vec![Instruction::GotoTable(N_TABLES)];
+    let err = p.apply(&[FlowMod::add(goto)]).unwrap_err();
+    assert!(
+        matches!(err.error, FlowModError::BadInstructions(_)),
+        "{err}"
+    );
+    let mut resubmit = spec(0, 1, Match::new(), 2);
+    resubmit.instructions = vec![Instruction::ApplyActions(vec![Action::Resubmit {
+        in_port: None,
+        table: Some(N_TABLES),
+    }])];
+    let err = p.apply(&[FlowMod::add(resubmit)]).unwrap_err();
+    assert!(
+        matches!(err.error, FlowModError::BadInstructions(_)),
+        "{err}"
+    );
+    assert_eq!(p.table_stats().len(), usize::from(N_TABLES));
+    assert_eq!(p.table_stats()[usize::from(last)].active, 1);
+}
+
+#[test]
 fn aggregate_sums_the_counters_of_the_selected_flows() {
     use wyvern_pipeline::wire::Frame;
     use wyvern_pipeline::{PacketMeta, RxPacket, Verdicts};
