@@ -7,7 +7,8 @@
 //! batch staged, so `add` then `delete` of the same flow in one bundle behaves as in sequence.
 //!
 //! - `add`: replaces a rule with the same match and priority (counters start over); with
-//!   `check_overlap`, refuses if a rule of the same priority could match the same packet.
+//!   `check_overlap`, a new rule is refused if a rule of the same priority could match the
+//!   same packet (a replacing add is not checked, as in Open vSwitch).
 //! - `modify` / `modify_strict`: new instructions for the selected rules; counters and
 //!   duration stay unless `reset_counts`.
 //! - `delete` / `delete_strict`: removes the selected rules, reporting those that asked for
@@ -458,8 +459,9 @@ impl Planner<'_> {
         let insts = self.interner.instructions(&spec.instructions);
         let rule = Arc::new(Rule::new(spec, shape, insts, now_ms));
         let existing = staged.exact(tables, spec.table, rule.priority, &rule.shape, &rule.key);
-        if spec.flags.has(FlowFlags::CHECK_OVERLAP) {
-            // An identical rule overlaps too, so it is refused rather than replaced.
+        if existing.is_none() && spec.flags.has(FlowFlags::CHECK_OVERLAP) {
+            // A flow with the same identity is replaced without an overlap check, as Open
+            // vSwitch does (`add_flow_init`): check_overlap guards new flows only.
             let mk = rule.masked_key();
             let clash = staged
                 .visible(tables, spec.table)

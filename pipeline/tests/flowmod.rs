@@ -74,6 +74,25 @@ fn check_overlap_refuses_same_priority_overlap() {
 }
 
 #[test]
+fn check_overlap_does_not_stop_replacing_an_identical_flow() {
+    // As Open vSwitch: the overlap check is for new flows; an add with the same match and
+    // priority replaces the flow (here while another flow overlaps it as well).
+    let p = pipeline();
+    let md = Match::new().exact(Field::Metadata, 5).unwrap();
+    p.apply(&[
+        FlowMod::add(spec(0, 10, md.clone(), 2)),
+        FlowMod::add(spec(0, 10, in_port(1), 2)),
+    ])
+    .unwrap();
+    let mut s = spec(0, 10, md, 3);
+    s.flags = FlowFlags(FlowFlags::CHECK_OVERLAP);
+    p.apply(&[FlowMod::add(s.clone())]).unwrap();
+    let flows = all(&p);
+    assert_eq!(flows.len(), 2);
+    assert!(flows.contains(&s), "{flows:?}");
+}
+
+#[test]
 fn modify_non_strict_selects_more_specific_flows_and_keeps_counters_identity() {
     let p = pipeline();
     let md = |v| Match::new().exact(Field::Metadata, v).unwrap();
