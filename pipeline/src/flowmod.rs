@@ -373,8 +373,15 @@ impl FlowEditor {
         let mut table0_changed = false;
         {
             let guard = self.tables.read();
-            let empty = Tables::default();
-            let tables: &Tables = guard.as_deref().unwrap_or(&empty);
+            // Built only when nothing is published yet: 254 empty classifiers are not free.
+            let empty;
+            let tables: &Tables = match guard.as_deref() {
+                Some(t) => t,
+                None => {
+                    empty = Tables::default();
+                    &empty
+                }
+            };
             for (index, fm) in mods.iter().enumerate() {
                 let mut planner = Planner {
                     interner: &mut self.interner,
