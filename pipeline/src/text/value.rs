@@ -28,10 +28,15 @@ pub(super) fn parse_uint(s: &str) -> Option<u128> {
         Some(h) => (h, 16),
         None => (s, 10),
     };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+    if digits.is_empty() {
         return None;
     }
-    u128::from_str_radix(digits, radix).ok()
+    // By hand, one pass: `from_str_radix` into u128 costs several times more, and flow text
+    // is mostly numbers.
+    digits.bytes().try_fold(0u128, |v, b| {
+        let d = char::from(b).to_digit(radix)?;
+        v.checked_mul(u128::from(radix))?.checked_add(u128::from(d))
+    })
 }
 
 /// A number no larger than `max`.
@@ -43,10 +48,13 @@ fn parse_mac(s: &str) -> Option<u128> {
     let mut v = 0u128;
     let mut n = 0;
     for part in s.split(':') {
-        if part.is_empty() || part.len() > 2 || !part.chars().all(|c| c.is_ascii_hexdigit()) {
+        if part.is_empty() || part.len() > 2 {
             return None;
         }
-        v = (v << 8) | u128::from(u8::from_str_radix(part, 16).ok()?);
+        let byte = part
+            .bytes()
+            .try_fold(0u8, |b, c| Some(b << 4 | char::from(c).to_digit(16)? as u8))?;
+        v = (v << 8) | u128::from(byte);
         n += 1;
     }
     (n == 6).then_some(v)
