@@ -47,6 +47,9 @@ use crate::msg::{
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many unsolicited messages are kept for [`Client::recv`].
 pub const MAX_QUEUED: usize = 4096;
+/// How many bytes of encoded messages [`Client::transact`] and [`Client::bundle`] gather
+/// before one write (then they read what the switch has answered so far).
+const WRITE_CHUNK: usize = 64 * 1024;
 
 /// Where to connect: an OVS active connection string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -484,18 +487,33 @@ impl Client {
     }
 
     /// Sends every message in `msgs` without waiting, then a BARRIER_REQUEST, and waits for
-    /// the barrier reply. While sending it reads whatever the switch has already answered, so
-    /// neither side's buffers fill up. Returns the first OFPT_ERROR that answers one of the
-    /// messages (after the barrier reply has arrived), if any.
+    /// the barrier reply. Messages go out back to back, 64 KiB per write;
+    /// between writes it reads whatever the switch has already answered, so neither side's
+    /// buffers fill up. Returns the first OFPT_ERROR that answers one of the messages (after
+    /// the barrier reply has arrived), if any.
     pub fn transact(&mut self, msgs: &[Message]) -> Result<(), ClientError> {
         let mut sent = HashSet::with_capacity(msgs.len());
-        for (i, m) in msgs.iter().enumerate() {
-            sent.insert(self.send(m)?);
-            if i % 64 == 63 {
-                self.drain_ready()?;
-            }
+        let mut out = Vec::with_capacity(WRITE_CHUNK + 1024);
+        for m in msgs {
+            let xid = self.take_xid();
+            codec::encode_into(m, xid, &mut out);
+            sent.insert(xid);
+            self.write_chunk(&mut out, false)?;
         }
+        self.write_chunk(&mut out, true)?;
         self.finish_transaction(&sent)
+    }
+
+    /// Writes `out` and empties it once it holds [`WRITE_CHUNK`] bytes (or anything, when
+    /// `last`), then reads what has already arrived.
+    fn write_chunk(&mut self, out: &mut Vec<u8>, last: bool) -> Result<(), ClientError> {
+        let due = out.len() >= WRITE_CHUNK || (last && !out.is_empty());
+        if !due {
+            return Ok(());
+        }
+        self.send_raw(out)?;
+        out.clear();
+        self.drain_ready()
     }
 
     /// Sends a barrier, waits for its reply and returns the first error answering `sent`.
@@ -537,8 +555,9 @@ impl Client {
     }
 
     /// Applies `msgs` as one atomic, ordered ONF bundle: OPEN, one BUNDLE_ADD per message (the
-    /// inner xid equal to the outer one, as `ovs-ofctl` does), a barrier, then COMMIT.
-    pub fn bundle(&mut self, bundle_id: u32, msgs: &[Message]) -> Result<(), ClientError> {
+    /// inner xid equal to the outer one, as `ovs-ofctl` does; sent back to back as
+    /// [`Client::transact`] sends), a barrier, then COMMIT.
+    pub fn bundle(&mut self, bundle_id: u32, msgs: Vec<Message>) -> Result<(), ClientError> {
         let flags = BUNDLE_ATOMIC | BUNDLE_ORDERED;
         let ctrl = |ctrl_type| {
             Message::Experimenter(Experimenter::BundleControl(BundleControl {
@@ -550,21 +569,21 @@ impl Client {
         };
         self.bundle_control(ctrl(BundleCtrlType::OpenRequest), BundleCtrlType::OpenReply)?;
         let mut sent = HashSet::with_capacity(msgs.len());
-        for (i, m) in msgs.iter().enumerate() {
+        let mut out = Vec::with_capacity(WRITE_CHUNK + 1024);
+        for m in msgs {
             let xid = self.take_xid();
             let add = Message::Experimenter(Experimenter::BundleAdd(BundleAdd {
                 bundle_id,
                 flags,
                 xid,
-                message: Box::new(m.clone()),
+                message: Box::new(m),
                 trailer: Vec::new(),
             }));
-            self.send_xid(&add, xid)?;
+            codec::encode_into(&add, xid, &mut out);
             sent.insert(xid);
-            if i % 64 == 63 {
-                self.drain_ready()?;
-            }
+            self.write_chunk(&mut out, false)?;
         }
+        self.write_chunk(&mut out, true)?;
         if let Err(e) = self.finish_transaction(&sent) {
             let _ = self.bundle_control(
                 ctrl(BundleCtrlType::DiscardRequest),

@@ -127,7 +127,7 @@ fn apply(
         .collect();
     let mut s = conn.connect(target)?;
     let res = if bundle {
-        s.client.bundle(0, &msgs)
+        s.client.bundle(0, msgs)
     } else {
         s.client.transact(&msgs)
     };

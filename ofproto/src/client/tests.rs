@@ -335,7 +335,7 @@ fn bundle_opens_adds_and_commits() {
         }
     });
     let fm = Message::FlowMod(FlowModMsg::new(FlowMod::add(FlowSpec::default())));
-    c.bundle(0, &[fm.clone(), fm]).unwrap();
+    c.bundle(0, vec![fm.clone(), fm]).unwrap();
     t.join().unwrap();
 }
 
