@@ -22,6 +22,7 @@ use wyvern_pipeline::flow::FlowMod;
 use crate::codec::{self, Header, OFP_VERSION};
 use crate::endpoint::Switch;
 use crate::error::{BadRequestCode, HelloFailedCode, OfError, TableFeaturesFailedCode};
+use crate::flow_batch::FlowModBatch;
 use crate::msg::experimenter::{BUNDLE_ATOMIC, BUNDLE_ORDERED, NX_EXPERIMENTER, ONF_EXPERIMENTER};
 use crate::msg::flow::NO_BUFFER;
 use crate::msg::multipart::{Desc, GroupFeatures, MeterFeatures};
@@ -86,6 +87,8 @@ pub(crate) struct Handler {
     next_xid: u32,
     /// The xid of the last ECHO_REQUEST this side sent.
     echo_xid: Option<u32>,
+    /// FLOW_MODs received but not yet applied (see [`crate::flow_batch`]).
+    flow_mods: FlowModBatch,
 }
 
 impl std::fmt::Debug for Handler {
@@ -108,6 +111,7 @@ impl Handler {
             bundles: HashMap::new(),
             next_xid: 0x7779_0000,
             echo_xid: None,
+            flow_mods: FlowModBatch::default(),
         }
     }
 
@@ -144,13 +148,18 @@ impl Handler {
         self.send(&Message::Error(e), xid);
     }
 
-    /// Handles one whole message (header included).
+    /// Handles one whole message (header included). A FLOW_MOD may only be queued: call
+    /// [`Handler::flush_flow_mods`] once nothing more has arrived.
     pub(crate) fn on_frame(&mut self, frame: &[u8]) -> Next {
         let Ok(header) = Header::parse(frame) else {
             return Next::Continue;
         };
         if !self.negotiated {
             return self.negotiate(header, frame);
+        }
+        if header.msg_type != msg_type::FLOW_MOD {
+            // Whatever this message is, it comes after the queued flow mods.
+            self.flush_flow_mods();
         }
         let limit = self.switch.config.limits.max_message_len;
         if frame.len() > limit {
@@ -171,10 +180,21 @@ impl Handler {
             Ok((h, msg)) => self.dispatch(h, msg, frame),
             Err(e) => {
                 debug!(conn = self.id, "undecodable message: {e}");
+                self.flush_flow_mods();
                 self.error(header.xid, e.of_error(), frame);
             }
         }
         Next::Continue
+    }
+
+    /// Applies the queued FLOW_MODs and sends their errors.
+    pub(crate) fn flush_flow_mods(&mut self) {
+        if self.flow_mods.is_empty() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut self.flow_mods);
+        batch.flush(&self.switch, |xid, e, head| self.error(xid, e, head));
+        self.flow_mods = batch;
     }
 
     /// OpenFlow 1.3.5 §6.3.1: "If a Hello element of type OFPHET_VERSIONBITMAP is present,
@@ -228,6 +248,7 @@ impl Handler {
     fn dispatch(&mut self, h: Header, msg: Message, frame: &[u8]) {
         let xid = h.xid;
         if is_write(&msg) && self.switch.is_slave(self.id) {
+            self.flush_flow_mods();
             self.error(xid, OfError::BadRequest(BadRequestCode::IsSlave), frame);
             return;
         }
@@ -274,16 +295,11 @@ impl Handler {
             }
             Message::SetAsync(a) => self.switch.set_async_config(self.id, a),
             Message::FlowMod(fm) => {
-                let batch = [translate::flow_mod(&fm.flow_mod)];
-                match self.switch.apply(&batch) {
-                    Ok(()) if fm.buffer_id != NO_BUFFER => self.error(
-                        xid,
-                        OfError::BadRequest(BadRequestCode::BufferUnknown),
-                        frame,
-                    ),
-                    Ok(()) => {}
-                    Err((_, e)) => self.error(xid, e, frame),
+                if self.flow_mods.is_full() {
+                    self.flush_flow_mods();
                 }
+                let flow_mod = translate::flow_mod(fm.flow_mod);
+                self.flow_mods.push(flow_mod, xid, fm.buffer_id, frame);
             }
             Message::PacketOut(po) => self.packet_out(xid, &po, frame),
             Message::PortMod(pm) => {
@@ -538,7 +554,7 @@ impl Handler {
         bundle.mods.push(BundledMod {
             xid: b.xid,
             head: inner[..inner.len().min(64)].to_vec(),
-            flow_mod: translate::flow_mod(&fm.flow_mod),
+            flow_mod: translate::flow_mod(fm.flow_mod),
         });
     }
 }

@@ -35,8 +35,7 @@ pub fn flow_filter(req: &FlowStatsRequest) -> FlowFilter {
 /// `out_port` only means something for deletes (OpenFlow 1.3.5 §6.4: "For add, modify or
 /// modify-strict, out_port and out_group are ignored"); os-ken sends 0 there, so it is
 /// replaced by ANY for the other commands.
-pub fn flow_mod(fm: &FlowMod) -> FlowMod {
-    let mut fm = fm.clone();
+pub fn flow_mod(mut fm: FlowMod) -> FlowMod {
     if !matches!(
         fm.command,
         FlowModCommand::Delete | FlowModCommand::DeleteStrict

@@ -303,6 +303,87 @@ fn flow_mods_stats_and_errors() {
     assert_eq!(error_of(&c.request(&Message::FlowMod(fm))), Some((1, 8)));
 }
 
+/// FLOW_MODs sent back to back (applied in batches by the endpoint) behave as one
+/// transaction each: a failing one in the middle fails alone, with its own error, and the
+/// others take effect; errors come in request order, before the barrier reply.
+#[test]
+fn flow_mods_sent_together_succeed_or_fail_one_by_one() {
+    let sw = Switch::start();
+    let mut c = sw.client();
+    let mut bytes = Vec::new();
+    let mut xids = Vec::new();
+    for i in 0..600u32 {
+        let mut text = match i {
+            // Made undecodable below (goto backwards): refused while decoding.
+            50 => "table=1,priority=5,in_port=50,actions=goto_table:2".to_string(),
+            // The pipeline has no table 254.
+            100 => "table=254,priority=5,in_port=100,actions=drop".to_string(),
+            // Overlaps the flows before it at the same priority.
+            200 => "table=1,priority=5,check_overlap,ip,actions=drop".to_string(),
+            // Deletes flow 10 (added earlier in the same write).
+            300 => "table=1,priority=5,in_port=10,actions=drop".to_string(),
+            _ => format!("table=1,priority=5,in_port={i},actions=output:2"),
+        };
+        let command = if i == 300 {
+            FlowModCommand::DeleteStrict
+        } else {
+            FlowModCommand::Add
+        };
+        if i == 300 {
+            text = text.replace(",actions=drop", "");
+        }
+        let mut fm = FlowModMsg::new(parse_flow(&text, command).unwrap());
+        if i == 250 {
+            fm.buffer_id = 7;
+        }
+        let xid = c.next_xid();
+        let mut m = codec::encode(&Message::FlowMod(fm), xid);
+        if i == 50 {
+            // goto_table:0 from table 1: the last instruction's table byte.
+            let at = m.len() - 4;
+            assert_eq!(m[at], 2);
+            m[at] = 0;
+        }
+        bytes.extend_from_slice(&m);
+        xids.push(xid);
+    }
+    c.send_raw(&bytes);
+    let barrier = c.send(&Message::BarrierRequest);
+    let mut errors = Vec::new();
+    loop {
+        let (h, m) = c.recv().expect("replies");
+        match m {
+            Message::Error(e) => errors.push((h.xid, e.error.type_code())),
+            Message::BarrierReply if h.xid == barrier => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        errors,
+        vec![
+            (xids[50], (3, 2)),
+            (xids[100], (5, 2)),
+            (xids[200], (5, 3)),
+            (xids[250], (1, 8)),
+        ]
+    );
+    let flows = sw.pipeline.dump_flows(&FlowFilter {
+        table: 1,
+        ..FlowFilter::default()
+    });
+    // 599 adds (300 is the delete), less 50, 100 and 200 (refused) and 10 (deleted); 250 is
+    // in despite its error.
+    assert_eq!(flows.len(), 595);
+    let ports: Vec<u128> = flows
+        .iter()
+        .filter_map(|f| f.spec.matching.get(Field::InPort).map(|m| m.value))
+        .collect();
+    for gone in [10, 50, 100, 200] {
+        assert!(!ports.contains(&gone), "in_port={gone}");
+    }
+    assert!(ports.contains(&250) && ports.contains(&599));
+}
+
 #[test]
 fn malformed_input_gets_errors_and_others_are_served() {
     let sw = Switch::start_with(|c| c.limits.max_message_len = 4096);
