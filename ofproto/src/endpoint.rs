@@ -42,7 +42,7 @@ use tracing::{info, warn};
 use wyvern_pipeline::action::{Action, Instruction, N_TABLES, PortNo};
 use wyvern_pipeline::flow::{FlowFlags, FlowMod, FlowModCommand, FlowSpec, FlowStats};
 use wyvern_pipeline::flow_match::Match;
-use wyvern_pipeline::{FlowFilter, Pipeline};
+use wyvern_pipeline::{FlowFilter, Pipeline, SourcedBatchError};
 
 use crate::codec;
 use crate::conn::{Outbox, Stream, serve};
@@ -467,14 +467,26 @@ impl Switch {
     /// Applies a batch of flow mods atomically and reports the flows it removed; on failure,
     /// the index of the mod that failed and its error.
     pub(crate) fn apply(&self, batch: &[FlowMod]) -> Result<(), (usize, OfError)> {
-        match self.pipeline.apply(batch) {
+        self.apply_from(batch.iter().map(Ok))
+    }
+
+    /// Like [`Switch::apply`], with the mods made one at a time (decoded as they are
+    /// applied); a mod that cannot be made fails the batch with its error.
+    pub(crate) fn apply_from<M: std::borrow::Borrow<FlowMod>>(
+        &self,
+        mods: impl IntoIterator<Item = Result<M, OfError>>,
+    ) -> Result<(), (usize, OfError)> {
+        match self.pipeline.apply_from(mods) {
             Ok(removed) => {
                 for r in &removed {
                     self.deliver_flow_removed(r);
                 }
                 Ok(())
             }
-            Err(e) => Err((e.index, translate::flow_mod_error(&e.error))),
+            Err(SourcedBatchError::Source { index, error }) => Err((index, error)),
+            Err(SourcedBatchError::Refused(e)) => {
+                Err((e.index, translate::flow_mod_error(&e.error)))
+            }
         }
     }
 

@@ -61,19 +61,49 @@ fn bundle_error(code: u16) -> OfError {
     }
 }
 
-/// One message added to a bundle.
-#[derive(Debug)]
-struct BundledMod {
-    xid: u32,
-    /// The first 64 bytes of the inner message, for the error if it fails.
-    head: Vec<u8>,
-    flow_mod: FlowMod,
-}
-
+/// An open bundle: the FLOW_MODs added to it, as received.
+///
+/// They are kept as bytes and decoded again one at a time while the bundle commits: a
+/// learned flow's FLOW_MOD is 184 bytes, its decoded form about three times that in several
+/// heap blocks, and a bundle of 100,000 decoded mods freed after the commit left its holes
+/// in the heap between the new rules (the switch's memory grew by 1.4 KB per flow instead of
+/// 0.2 KB).
 #[derive(Debug, Default)]
 struct Bundle {
     closed: bool,
-    mods: Vec<BundledMod>,
+    /// The inner messages back to back.
+    bytes: Vec<u8>,
+    /// Each message's xid and where it ends in `bytes`.
+    ends: Vec<(u32, usize)>,
+}
+
+impl Bundle {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn push(&mut self, xid: u32, message: &[u8]) {
+        self.bytes.extend_from_slice(message);
+        self.ends.push((xid, self.bytes.len()));
+    }
+
+    /// The messages in the order they were added, with their xids.
+    fn messages(&self) -> impl Iterator<Item = (u32, &[u8])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|&(_, end)| end));
+        self.ends
+            .iter()
+            .zip(starts)
+            .map(|(&(xid, end), start)| (xid, &self.bytes[start..end]))
+    }
+}
+
+/// The flow mod in a bundled message, as the pipeline takes it.
+fn bundled_flow_mod(message: &[u8]) -> Result<FlowMod, OfError> {
+    match codec::decode(message) {
+        Ok((_, Message::FlowMod(fm))) => Ok(translate::flow_mod(fm.flow_mod)),
+        Ok(_) => Err(bundle_error(bundle_err::MSG_UNSUP)),
+        Err(e) => Err(e.of_error()),
+    }
 }
 
 /// The protocol state of one connection.
@@ -510,12 +540,12 @@ impl Handler {
                     self.error(xid, bundle_error(bundle_err::BAD_ID), frame);
                     return;
                 };
-                let batch: Vec<FlowMod> = bundle.mods.iter().map(|m| m.flow_mod.clone()).collect();
-                match self.switch.apply(&batch) {
+                let mods = bundle.messages().map(|(_, m)| bundled_flow_mod(m));
+                match self.switch.apply_from(mods) {
                     Ok(()) => self.bundle_reply(xid, &b, BundleCtrlType::CommitReply),
                     Err((index, e)) => {
-                        if let Some(m) = bundle.mods.get(index) {
-                            self.error(m.xid, e, &m.head);
+                        if let Some((mxid, m)) = bundle.messages().nth(index) {
+                            self.error(mxid, e, m);
                         }
                         self.error(xid, bundle_error(bundle_err::MSG_FAILED), frame);
                     }
@@ -533,10 +563,11 @@ impl Handler {
     }
 
     fn bundle_add(&mut self, xid: u32, b: BundleAdd, frame: &[u8]) {
-        let Message::FlowMod(fm) = *b.message else {
+        // Decoded (and so checked) with the BUNDLE_ADD; kept as bytes until the commit.
+        if !matches!(*b.message, Message::FlowMod(_)) {
             self.error(xid, bundle_error(bundle_err::MSG_UNSUP), frame);
             return;
-        };
+        }
         let max = self.switch.config.limits.max_bundle_messages;
         // OpenFlow 1.4 §7.3.9.6: adding to a bundle that does not exist opens it.
         let bundle = self.bundles.entry(b.bundle_id).or_default();
@@ -544,18 +575,15 @@ impl Handler {
             self.error(xid, bundle_error(bundle_err::BUNDLE_CLOSED), frame);
             return;
         }
-        if bundle.mods.len() >= max {
+        if bundle.len() >= max {
             self.error(xid, bundle_error(bundle_err::MSG_TOO_MANY), frame);
             return;
         }
         // The inner message starts after the 16-byte experimenter header and the 8 bytes of
-        // bundle_id, pad and flags.
+        // bundle_id, pad and flags; its own header says where it ends.
         let inner = frame.get(24..).unwrap_or_default();
-        bundle.mods.push(BundledMod {
-            xid: b.xid,
-            head: inner[..inner.len().min(64)].to_vec(),
-            flow_mod: translate::flow_mod(fm.flow_mod),
-        });
+        let len = Header::parse(inner).map_or(inner.len(), |h| usize::from(h.length));
+        bundle.push(b.xid, inner.get(..len).unwrap_or(inner));
     }
 }
 

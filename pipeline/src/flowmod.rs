@@ -62,6 +62,18 @@ pub struct BatchError {
     pub error: FlowModError,
 }
 
+/// A batch read from a source that can fail (see [`FlowEditor::apply_from`]) failed: nothing
+/// of it was applied.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum SourcedBatchError<E> {
+    /// The source could not produce mod #`index`.
+    #[error("flow mod #{index} of the batch could not be read: {error}")]
+    Source { index: usize, error: E },
+    /// A mod was refused.
+    #[error(transparent)]
+    Refused(#[from] BatchError),
+}
+
 /// Why a flow left its table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RemovedReason {
@@ -369,6 +381,24 @@ impl FlowEditor {
     /// Applies a whole batch, or nothing of it. Returns the flows removed that asked to be
     /// reported.
     pub fn apply(&mut self, mods: &[FlowMod], now_ms: u64) -> Result<Vec<FlowRemoved>, BatchError> {
+        let all = mods.iter().map(Ok::<_, std::convert::Infallible>);
+        self.apply_from(all, now_ms).map_err(|e| match e {
+            SourcedBatchError::Refused(e) => e,
+            SourcedBatchError::Source { error, .. } => match error {},
+        })
+    }
+
+    /// Applies a batch whose mods are produced one at a time (each is planned, then dropped,
+    /// before the next is made: a bundle decoded as it is applied holds one decoded mod at a
+    /// time), or nothing of it: a mod the source fails to produce fails the batch too.
+    pub fn apply_from<M, E>(
+        &mut self,
+        mods: impl IntoIterator<Item = Result<M, E>>,
+        now_ms: u64,
+    ) -> Result<Vec<FlowRemoved>, SourcedBatchError<E>>
+    where
+        M: std::borrow::Borrow<FlowMod>,
+    {
         let mut staged = Staged::default();
         let mut table0_changed = false;
         {
@@ -382,7 +412,9 @@ impl FlowEditor {
                     &empty
                 }
             };
-            for (index, fm) in mods.iter().enumerate() {
+            for (index, fm) in mods.into_iter().enumerate() {
+                let fm = fm.map_err(|error| SourcedBatchError::Source { index, error })?;
+                let fm = fm.borrow();
                 let mut planner = Planner {
                     interner: &mut self.interner,
                     limits: self.limits,

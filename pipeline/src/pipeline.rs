@@ -6,7 +6,7 @@
 //!
 //! | call | what it does |
 //! |---|---|
-//! | [`apply`](Pipeline::apply) | a batch of flow mods, atomically (all or none) |
+//! | [`apply`](Pipeline::apply), [`apply_from`](Pipeline::apply_from) | a batch of flow mods, atomically (all or none) |
 //! | [`packet_out`](Pipeline::packet_out) | runs a frame through actions (or the tables) and queues the result for the datapath |
 //! | [`next_packet_in`](Pipeline::next_packet_in) | the next packet for the controller, from a bounded queue |
 //! | [`expire`](Pipeline::expire) | removes timed-out flows and old MAC entries; returns flow-removed events |
@@ -25,7 +25,9 @@ use crate::action::{Action, N_TABLES};
 use crate::cache::DEFAULT_CACHE_SLOTS;
 use crate::execute::{ExecEnv, PacketIn, PacketMeta, Verdicts, execute};
 use crate::flow::{FlowMod, FlowStats};
-use crate::flowmod::{BatchError, FlowEditor, FlowFilter, FlowLimits, FlowRemoved};
+use crate::flowmod::{
+    BatchError, FlowEditor, FlowFilter, FlowLimits, FlowRemoved, SourcedBatchError,
+};
 use crate::key::FlowKey;
 use crate::normal::{DEFAULT_MAC_AGING, MacTable};
 use crate::stats::{PipelineCounters, TableCounters, WorkerCounters};
@@ -147,6 +149,18 @@ impl Pipeline {
     /// reported.
     pub fn apply(&self, mods: &[FlowMod]) -> Result<Vec<FlowRemoved>, BatchError> {
         self.editor().apply(mods, self.now_ms())
+    }
+
+    /// Like [`Pipeline::apply`], with the mods made one at a time by a source that can fail
+    /// (decoding a bundle as it is applied); see [`FlowEditor::apply_from`].
+    pub fn apply_from<M, E>(
+        &self,
+        mods: impl IntoIterator<Item = Result<M, E>>,
+    ) -> Result<Vec<FlowRemoved>, SourcedBatchError<E>>
+    where
+        M: std::borrow::Borrow<FlowMod>,
+    {
+        self.editor().apply_from(mods, self.now_ms())
     }
 
     /// Removes flows past their idle or hard timeout and ages the MAC table. Call about once

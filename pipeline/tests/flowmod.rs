@@ -6,7 +6,9 @@ use wyvern_pipeline::action::{Action, Instruction, PortNo};
 use wyvern_pipeline::field::Field;
 use wyvern_pipeline::flow::{FlowFlags, FlowMod, FlowModCommand, FlowSpec};
 use wyvern_pipeline::flow_match::Match;
-use wyvern_pipeline::{FlowFilter, FlowModError, Pipeline, PipelineConfig, RemovedReason};
+use wyvern_pipeline::{
+    BatchError, FlowFilter, FlowModError, Pipeline, PipelineConfig, RemovedReason,
+};
 
 fn spec(table: u8, priority: u16, m: Match, port: u32) -> FlowSpec {
     FlowSpec {
@@ -486,4 +488,40 @@ fn aggregate_sums_the_counters_of_the_selected_flows() {
         },
         (3, 180, 2),
     );
+}
+
+#[test]
+fn a_batch_from_a_failing_source_changes_nothing() {
+    let p = pipeline();
+    let made = |fail_at: Option<usize>| {
+        (0..3).map(move |i| match fail_at {
+            Some(f) if f == i => Err(format!("mod {i} unreadable")),
+            _ => Ok(FlowMod::add(spec(0, 10, in_port(i as u128), 2))),
+        })
+    };
+    let err = p.apply_from(made(Some(2))).unwrap_err();
+    assert_eq!(
+        err,
+        wyvern_pipeline::SourcedBatchError::Source {
+            index: 2,
+            error: "mod 2 unreadable".to_string()
+        }
+    );
+    assert!(all(&p).is_empty(), "the first two were not applied");
+    p.apply_from(made(None)).unwrap();
+    assert_eq!(all(&p).len(), 3);
+    // A refused mod is reported as in apply().
+    let mut bad = FlowMod::add(spec(254, 1, Match::new(), 2));
+    bad.spec.priority = 3;
+    let err = p
+        .apply_from([
+            Ok::<_, String>(FlowMod::add(spec(0, 1, Match::new(), 2))),
+            Ok(bad),
+        ])
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        wyvern_pipeline::SourcedBatchError::Refused(BatchError { index: 1, .. })
+    ));
+    assert_eq!(all(&p).len(), 3);
 }
