@@ -72,10 +72,12 @@ into_ovs() {
 
 into_wyvern "wyvern add-flows -> wyvern" "$wyvern" add-flows
 into_wyvern "wyvern add-flows --bundle -> wyvern" "$wyvern" add-flows --bundle
-into_wyvern "ovs-ofctl add-flows -> wyvern" ovs-ofctl -O OpenFlow13 add-flows
-into_wyvern "ovs-ofctl --bundle add-flows -> wyvern" ovs-ofctl -O OpenFlow13 --bundle add-flows
-into_ovs "ovs-ofctl add-flows -> OVS" ovs-ofctl -O OpenFlow13 add-flows
-into_ovs "ovs-ofctl --bundle add-flows -> OVS" ovs-ofctl -O OpenFlow13 --bundle add-flows
+# (-vpoll_loop:console:warn: ovs-ofctl logs its own busy loop at INFO on stderr.)
+ofctl=(ovs-ofctl -O OpenFlow13 -vpoll_loop:console:warn)
+into_wyvern "ovs-ofctl add-flows -> wyvern" "${ofctl[@]}" add-flows
+into_wyvern "ovs-ofctl --bundle add-flows -> wyvern" "${ofctl[@]}" --bundle add-flows
+into_ovs "ovs-ofctl add-flows -> OVS" "${ofctl[@]}" add-flows
+into_ovs "ovs-ofctl --bundle add-flows -> OVS" "${ofctl[@]}" --bundle add-flows
 into_ovs "wyvern add-flows -> OVS" "$wyvern" add-flows
 
 # The table, and wyvern's own client against OVS's fastest load (--bundle).
