@@ -36,7 +36,7 @@ for n in "${counts[@]}"; do
         run=$((run + 1))
         ovs_start "$dir/ovs$run"
         ovs_bridge bench
-        opts=(-O OpenFlow13 -vpoll_loop:console:warn)
+        opts=(-O OpenFlow13 -vconsole:err)
         [[ $mode == bundle ]] && opts+=(--bundle)
         measure_load "ovs_peer/add_flows_$mode" "$n" "$ovs_pid" bench \
             ovs-ofctl "${opts[@]}" add-flows bench "$dir/flows.txt"
