@@ -176,7 +176,10 @@ pub fn encode_flows_file(
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = cores.min(lines.len() / LINES_PER_THREAD).max(1);
     let encode = |part: &[(usize, FlowModCommand, &str)]| {
-        let mut e = Encoded::new();
+        // A flow's message takes about as many bytes as its text (a learned flow: 276 bytes
+        // of text, a 184-byte FLOW_MOD): one allocation instead of a dozen doublings.
+        let text: usize = part.iter().map(|(_, _, t)| t.len()).sum();
+        let mut e = Encoded::with_capacity(text);
         for &(n, command, text) in part {
             let fm = parse_flow(text, command)
                 .map_err(|err| OfctlError::Text(format!("{name}:{n}: {err}")))?;

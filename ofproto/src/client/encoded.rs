@@ -43,6 +43,14 @@ impl Encoded {
         Encoded::default()
     }
 
+    /// Nothing yet, with room for `bytes` bytes of messages.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Encoded {
+            bytes: Vec::with_capacity(bytes),
+            count: 0,
+        }
+    }
+
     /// How many messages.
     pub fn len(&self) -> usize {
         self.count
