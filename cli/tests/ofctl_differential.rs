@@ -154,7 +154,6 @@ const SCRIPT: &[(Step, Expect)] = &[
     ((&["--strict", "del-flows"], &["table=40,priority=1"]), Expect::Ok),
     ((&["--strict", "del-flows"], &["table=0,priority=1000,in_port=8,out_port=7"]), Expect::Ok),
     ((&["--strict", "del-flows"], &["priority=1000,in_port=8"]), Expect::Ok),
-    // Delete by cookie/mask, table, match and out_port.
     // Filtered dumps and statistics of the tables as they are now.
     ((&["dump-flows"], &["table=52"]), Expect::SameOutput),
     ((&["dump-flows"], &["cookie=0x1008000040051/-1"]), Expect::SameOutput),
@@ -164,6 +163,7 @@ const SCRIPT: &[(Step, Expect)] = &[
     ((&["dump-aggregate"], &["table=52"]), Expect::SameOutput),
     ((&["dump-aggregate"], &[]), Expect::SameOutput),
     ((&["dump-tables"], &[]), Expect::SameOutput),
+    // Delete by cookie/mask, table, match and out_port.
     ((&["del-flows"], &["table=52,cookie=0x1008000040051/-1"]), Expect::Ok),
     ((&["del-flows"], &["table=52,ip,nw_dst=10.0.0.0/8"]), Expect::Ok),
     ((&["del-flows"], &["in_port=11"]), Expect::Ok),
