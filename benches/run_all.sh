@@ -12,5 +12,6 @@ mkdir -p "$(dirname "$log")"
     cargo bench --bench flow_memory
     benches/ovs_peer.sh 100000
     MODES=bundle benches/ovs_peer.sh 1000000
+    benches/ingest.sh 100000
     echo "# done $(date -u +%FT%TZ), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$log"
