@@ -11,6 +11,9 @@
 //!   copies of the table, publishing. Average over the whole fill, resizes included.
 //! - `classifier/insert_apply_at_1m`: batches of 1,000 new adds into a pipeline that already
 //!   holds 1,000,000 flows (10 batches per iteration, then removed again outside the timing).
+//! - `classifier/delete_strict_at_1m`: batches of 1,000 `delete_strict` of flows a pipeline
+//!   holding 1,000,000 has (10 batches per iteration, added back outside the timing): strict
+//!   commands find their flow by a hash lookup, so this costs about what an add does.
 //! - `classifier/insert_raw_fill_1m`: `Classifier::insert` of 1,000,000 prebuilt rules into an
 //!   empty classifier: the tuple-space insert alone, one copy.
 //!
@@ -31,7 +34,9 @@ use wyvern_pipeline::{Pipeline, PipelineConfig};
 mod common {
     pub mod learned;
 }
-use common::learned::{VMS, learned_adds, learned_instructions, learned_match, learned_spec};
+use common::learned::{
+    VMS, learned_adds, learned_deletes, learned_instructions, learned_match, learned_spec,
+};
 
 const FLOWS: u32 = 1_000_000;
 const BATCH: u32 = 1_000;
@@ -142,6 +147,37 @@ fn insert(c: &mut Criterion) {
         sizes[52].active, FLOWS as usize,
         "back at 1M after each iteration"
     );
+
+    // Strict deletes of flows spread over the table, added back untimed.
+    let step = FLOWS / PER_ITER;
+    let picked = |mods: fn(std::ops::Range<u32>) -> Vec<FlowMod>| -> Vec<Vec<FlowMod>> {
+        let all: Vec<FlowMod> = (0..PER_ITER)
+            .flat_map(|k| mods(k * step..k * step + 1))
+            .collect();
+        all.chunks(BATCH as usize)
+            .map(<[FlowMod]>::to_vec)
+            .collect()
+    };
+    let (deletes, readds) = (picked(learned_deletes), picked(learned_adds));
+    g.bench_function("delete_strict_at_1m", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let t = Instant::now();
+                for batch in &deletes {
+                    p.apply(black_box(batch)).expect("deletes apply");
+                }
+                p.apply(&[dummy(FlowModCommand::Add)]).expect("dummy");
+                total += t.elapsed();
+                assert_eq!(p.table_stats()[52].active, (FLOWS - PER_ITER) as usize);
+                for batch in &readds {
+                    p.apply(batch).expect("adds apply");
+                }
+                p.apply(&[dummy(FlowModCommand::Delete)]).expect("dummy");
+            }
+            total
+        })
+    });
     drop(p);
     drop(fill);
 

@@ -12,6 +12,7 @@ mkdir -p "$(dirname "$log")"
     cargo bench --bench flow_memory
     benches/ovs_peer.sh 100000
     MODES=bundle benches/ovs_peer.sh 1000000
+    benches/ingest.sh 100000
     cargo bench --bench dvr_controller -- --noplot
     benches/dvr_setup.sh
     echo "# done $(date -u +%FT%TZ), load: $(cut -d' ' -f1-3 /proc/loadavg)"

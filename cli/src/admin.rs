@@ -29,7 +29,7 @@ use crate::dvr::Dvr;
 pub struct Admin {
     pub pipeline: Arc<Pipeline>,
     pub bridge: Arc<Bridge>,
-    pub dvr: Option<Dvr>,
+    pub dvr: Option<Arc<Dvr>>,
 }
 
 const USAGE: &str = "commands: trace [--table N] PACKET | add-port NAME type=T [interface=I] [ofport=N] [options:K=V]... | del-port NAME|NUMBER | topology apply FILE | topology show";
@@ -142,7 +142,7 @@ impl Admin {
     }
 
     fn dvr(&self) -> Result<&Dvr, String> {
-        self.dvr.as_ref().ok_or_else(|| {
+        self.dvr.as_deref().ok_or_else(|| {
             "this switch runs no DVR topology (start it with a configuration that has [[chassis]], [[network]], [[router]] and VM ports)".into()
         })
     }

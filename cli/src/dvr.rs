@@ -52,6 +52,9 @@ pub enum DvrError {
     /// Something a reload cannot change.
     #[error("{0}")]
     Reload(String),
+    /// A topology applied but for ports that could not be opened.
+    #[error("{0}")]
+    Partly(String),
 }
 
 /// The state [`Dvr::apply`] and the packet-in hook share.
@@ -348,21 +351,21 @@ impl Dvr {
             }
             sh.open.remove(name);
         }
+        // A port that cannot be opened gets no flows; the rest of the topology still applies.
         let mut opened = Vec::new();
+        let mut failed = Vec::new();
         for p in &local.ports {
             if sh.open.contains_key(&p.name) {
                 // Unchanged: keep the port, with the configuration it was opened with.
                 continue;
             }
-            let no = self
-                .bridge
-                .add_port(vm_port_spec(p))
-                .map_err(|source| DvrError::Port {
-                    name: p.name.clone(),
-                    source,
-                })?;
-            sh.open.insert(p.name.clone(), (no, p.clone()));
-            opened.push(p.name.clone());
+            match self.bridge.add_port(vm_port_spec(p)) {
+                Ok(no) => {
+                    sh.open.insert(p.name.clone(), (no, p.clone()));
+                    opened.push(p.name.clone());
+                }
+                Err(e) => failed.push(format!("port \"{}\": {e}", p.name)),
+            }
         }
 
         // Flows: delete what is no longer wanted, add what is new, in one batch.
@@ -404,7 +407,14 @@ impl Dvr {
             list(stale.iter().map(String::as_str)),
         );
         info!("{}", summary.trim_end());
-        Ok(summary)
+        if failed.is_empty() {
+            Ok(summary)
+        } else {
+            Err(DvrError::Partly(format!(
+                "{summary}not opened (no flows installed for them; fix and apply again): {}",
+                failed.join("; ")
+            )))
+        }
     }
 }
 

@@ -12,6 +12,7 @@ mod dvr;
 mod lab;
 mod ofctl;
 mod pktgen;
+mod reload;
 mod run;
 mod trace;
 

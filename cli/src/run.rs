@@ -1,5 +1,6 @@
 //! `wyvern run`: the switch — datapath ports and packet workers, the pipeline, its OpenFlow
-//! endpoint and, with a topology, the built-in DVR — until SIGINT or SIGTERM.
+//! endpoint and, with a topology, the built-in DVR — until SIGINT or SIGTERM. SIGHUP reads
+//! the configuration file again and applies its ports and topology ([`crate::reload`]).
 //!
 //! Settings come from `--config FILE` (see [`crate::config`]) and the command line; command
 //! line values replace the file's (`--bridge`, `--fail-mode`, `--dpid`, `--workers`,
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use tracing::{info, warn};
 use wyvern_datapath::{Bridge, BridgeConfig};
@@ -26,9 +27,10 @@ use wyvern_ofproto::services::Services;
 use wyvern_pipeline::{Pipeline, PipelineConfig};
 
 use crate::admin::Admin;
-use crate::bridge_ports::{BridgePorts, OpenError, port_spec};
+use crate::bridge_ports::{BridgePorts, OpenError};
 use crate::config::{self, Config, ConfigError, check_bridge, parse_dpid};
 use crate::dvr::{Dvr, DvrError};
+use crate::reload::{ConfiguredPorts, reload};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -216,7 +218,7 @@ pub fn run(args: &RunArgs) -> Result<(), RunError> {
         d.for_chassis(args.chassis.as_deref())?;
     }
     // Installed before anything starts, so a signal during start-up is not lost.
-    let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(RunError::Signals)?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP]).map_err(RunError::Signals)?;
     let pipeline = Pipeline::new(PipelineConfig::default());
     info!(
         bridge = %config.bridge,
@@ -227,22 +229,17 @@ pub fn run(args: &RunArgs) -> Result<(), RunError> {
     let bridge = start_bridge(&pipeline, &config.bridge, args, file.as_ref())?;
     let kick = bridge.inject_kick();
     pipeline.set_inject_waker(Box::new(move || kick.kick()));
-    for p in file.iter().flat_map(|f| &f.ports) {
-        let origin = match &args.config {
-            Some(path) => format!("{}:{}", path.display(), p.line),
-            None => "configuration".into(),
-        };
-        bridge.add_port(port_spec(p)).map_err(|source| OpenError {
-            name: p.name.clone(),
-            origin,
-            source,
-        })?;
+    let mut configured = ConfiguredPorts::default();
+    if let (Some(f), Some(path)) = (&file, &args.config) {
+        for p in &f.ports {
+            configured.open(&bridge, p, path)?;
+        }
     }
-    let (dvr, hook) = match file.and_then(|f| f.dvr) {
+    let (dvr, hook) = match file.as_ref().and_then(|f| f.dvr.clone()) {
         Some(d) => {
             let (dvr, hook) =
                 Dvr::start(pipeline.clone(), bridge.clone(), d, args.chassis.as_deref())?;
-            (Some(dvr), hook)
+            (Some(Arc::new(dvr)), hook)
         }
         None => (None, None),
     };
@@ -251,15 +248,26 @@ pub fn run(args: &RunArgs) -> Result<(), RunError> {
         admin: Some(Arc::new(Admin {
             pipeline: pipeline.clone(),
             bridge: bridge.clone(),
-            dvr,
+            dvr: dvr.clone(),
         })),
         packet_in_hook: hook,
     };
     let endpoint = Endpoint::start(config, pipeline.clone(), services)?;
     info!("ready");
 
-    let sig = signals.forever().next();
-    info!(signal = ?sig, "stopping");
+    for sig in signals.forever() {
+        match (sig, &args.config, &file) {
+            (SIGHUP, Some(path), Some(running)) => {
+                info!(file = %path.display(), "SIGHUP: reloading the configuration");
+                reload(path, running, &bridge, &mut configured, dvr.as_deref());
+            }
+            (SIGHUP, ..) => warn!("SIGHUP: no --config to reload"),
+            _ => {
+                info!(signal = sig, "stopping");
+                break;
+            }
+        }
+    }
     endpoint.shutdown();
     bridge.shutdown();
     info!("stopped");

@@ -13,14 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const WYVERN: &str = env!("CARGO_BIN_EXE_wyvern");
+mod common;
+use common::{is_root, venv_python};
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    })
-}
+const WYVERN: &str = env!("CARGO_BIN_EXE_wyvern");
 
 fn wyvern(args: &[&str]) -> Output {
     Command::new(WYVERN).args(args).output().unwrap()
@@ -420,16 +416,7 @@ struct OsKen {
 
 impl OsKen {
     fn start(lab: &Lab, port: u16) -> Option<OsKen> {
-        let python = std::env::var("WYVERN_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/wyvern/venv")
-            })
-            .join("bin/python");
-        if !python.exists() {
-            eprintln!("{} missing: skipping", python.display());
-            return None;
-        }
+        let python = venv_python()?;
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/osken_l3.py");
         let mut child = Command::new("ip")
             .args(["netns", "exec", &lab.ns("underlay")])
@@ -489,5 +476,159 @@ fn an_os_ken_app_does_the_l3_job_as_external_controller() {
     assert!(
         lab.verb("node1", "topology", &["show"])
             .contains("built-in controller off")
+    );
+}
+
+/// A namespace the test adds to a lab, deleted when dropped.
+struct ExtraNs(String);
+
+impl Drop for ExtraNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let o = Command::new("ip").args(args).output().unwrap();
+    assert!(o.status.success(), "ip {}: {}", args.join(" "), text(&o));
+}
+
+/// The flows of a node without their counters and ages, sorted.
+fn flow_set(lab: &Lab, node: &str) -> Vec<String> {
+    let mut v: Vec<String> = lab
+        .flows(node, "")
+        .into_iter()
+        .filter(|f| !f.contains("cookie=0xd1"))
+        .map(|f| {
+            f.split(", ")
+                .filter(|p| {
+                    !p.starts_with("duration=")
+                        && !p.starts_with("n_packets=")
+                        && !p.starts_with("n_bytes=")
+                        && !p.starts_with("idle_age=")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn topology_changes_follow_without_disturbing_traffic() {
+    let Some(lab) = Lab::up("c", &[]) else {
+        return;
+    };
+    let original = std::fs::read_to_string(lab.dir().join("lab.toml")).unwrap();
+    let initial = flow_set(&lab, "node1");
+    let apply = |name: &str, text: &str| {
+        let file = lab.dir().join(name);
+        std::fs::write(&file, text).unwrap();
+        lab.verb("node1", "topology", &["apply", file.to_str().unwrap()])
+    };
+    // vm3 -> vm1 (net1) runs throughout: no change below may disturb it.
+    let steady = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns("vm3"),
+            "ping",
+            "-i",
+            "0.05",
+            "-c",
+            "60",
+            VM1,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    lab.ping_all("vm2", VM1, 1);
+
+    // r1 leaves net2: net2 is no longer routed, and nothing of that interface is left.
+    let unrouted = original.replace(
+        "  { network = \"net2\", ip = \"10.2.0.1\", mac = \"fa:16:3e:c5:02:4d\" },\n",
+        "",
+    );
+    assert_ne!(unrouted, original);
+    let summary = apply("unrouted.toml", &unrouted);
+    assert!(summary.contains("learned flows forgotten for"), "{summary}");
+    let flows = lab.flows("node1", "").join("\n");
+    assert!(
+        !flows.contains("10.2.0.1") && !flows.contains("fa:16:3e:c5:02:4d"),
+        "{flows}"
+    );
+    assert!(
+        lab.routes("node1").is_empty(),
+        "learned routes through the interface are gone"
+    );
+    assert_eq!(lab.ping("vm2", VM1, 2).0, 0);
+
+    // Back: the same flows as at the start, and routing again.
+    apply("original.toml", &original);
+    assert_eq!(flow_set(&lab, "node1"), initial);
+    lab.ping_all("vm2", VM1, 2);
+
+    // A new VM on net2, plugged in by the test: its port opens and it is routed.
+    let vm4 = ExtraNs(lab.ns("vm4"));
+    let node = lab.ns("node1");
+    ip(&["netns", "add", &vm4.0]);
+    ip(&[
+        "-n", &node, "link", "add", "vm4-br", "type", "veth", "peer", "name", "eth0", "netns",
+        &vm4.0,
+    ]);
+    ip(&["-n", &node, "link", "set", "vm4-br", "up"]);
+    ip(&[
+        "-n",
+        &vm4.0,
+        "link",
+        "set",
+        "eth0",
+        "address",
+        "fa:16:3e:00:00:04",
+    ]);
+    ip(&["-n", &vm4.0, "addr", "add", "10.2.0.6/24", "dev", "eth0"]);
+    ip(&["-n", &vm4.0, "link", "set", "eth0", "up"]);
+    ip(&["-n", &vm4.0, "route", "add", "default", "via", "10.2.0.1"]);
+    let with_vm4 = format!(
+        "{original}\n[[port]]\nname = \"vm4\"\nnetwork = \"net2\"\nmac = \"fa:16:3e:00:00:04\"\nips = [\"10.2.0.6\"]\nchassis = \"node1\"\ntype = \"afxdp\"\ninterface = \"vm4-br\"\nofport = 14\n"
+    );
+    let summary = apply("with-vm4.toml", &with_vm4);
+    assert!(summary.contains("ports opened vm4"), "{summary}");
+    let o = Command::new("ip")
+        .args([
+            "netns", "exec", &vm4.0, "ping", "-c", "2", "-i", "0.2", "-W", "2", VM1,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "vm4 -> vm1: {}", text(&o));
+    assert!(lab.flows("node1", "table=0,in_port=14").len() == 1);
+
+    // A port whose interface does not exist: the apply says so, and the rest applies.
+    let with_ghost = format!(
+        "{with_vm4}\n[[port]]\nname = \"vm5\"\nnetwork = \"net1\"\nmac = \"fa:16:3e:00:00:05\"\nips = [\"10.1.0.9\"]\nchassis = \"node1\"\ntype = \"afxdp\"\ninterface = \"nosuchdev\"\nofport = 15\n"
+    );
+    let ghost = lab.dir().join("ghost.toml");
+    std::fs::write(&ghost, with_ghost).unwrap();
+    let o = wyvern(&[
+        "topology",
+        "apply",
+        &lab.target("node1"),
+        ghost.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = text(&o);
+    assert!(
+        err.contains("port \"vm5\"") && err.contains("not opened"),
+        "{err}"
+    );
+    assert!(lab.flows("node1", "table=0,in_port=15").is_empty());
+    lab.ping_all("vm3", VM1, 1);
+
+    let out = steady.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.contains("60 packets transmitted, 60 received"),
+        "traffic within net1 was disturbed:\n{out}"
     );
 }

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{is_root, venv_python};
+
 const WYVERN: &str = env!("CARGO_BIN_EXE_wyvern");
 
 fn free_port() -> u16 {
@@ -25,13 +28,6 @@ fn free_port() -> u16 {
 /// device named after the bridge, in the host's namespace.
 fn bridge_name(tag: &str) -> String {
     format!("wy{}{tag}", std::process::id())
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    })
 }
 
 fn run_dir(test: &str) -> PathBuf {
@@ -161,19 +157,9 @@ fn ovs_ofctl_on_the_listener_and_the_management_socket() {
 
 #[test]
 fn os_ken_controller() {
-    let python = std::env::var("WYVERN_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/wyvern/venv")
-        })
-        .join("bin/python");
-    if !python.exists() {
-        eprintln!(
-            "{} missing: skipping (scripts/install-deps creates it)",
-            python.display()
-        );
+    let Some(python) = venv_python() else {
         return;
-    }
+    };
     let port = free_port();
     let peer_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/osken_peer.py");
     let mut peer = Command::new(&python)
@@ -343,5 +329,199 @@ fn topology_errors_stop_the_switch_and_say_what_to_fix() {
             "case {i}: want {want:?} in {err}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `wyvern add-port` / `del-port` on a running switch: the port opens and closes, every
+/// controller hears it as PORT_STATUS (here `wyvern monitor`), and `dump-ports` counts it.
+#[test]
+fn ports_added_and_deleted_while_running_are_reported() {
+    if !is_root() {
+        eprintln!("not root: skipping");
+        return;
+    }
+    let dir = run_dir("ports");
+    let bridge = bridge_name("pt");
+    let mut w = Wyvern::start(&["--bridge", &bridge, "--run-dir", dir.to_str().unwrap()]);
+    let mgmt = dir.join(format!("{bridge}.mgmt"));
+    wait_for(&mgmt);
+    let target = format!("unix:{}", mgmt.display());
+    // As ovs-ofctl's, the monitor prints asynchronous messages on stderr.
+    let mut monitor = Command::new(WYVERN)
+        .args(["monitor", &target])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Lines read by a thread, so that waiting for them has a deadline.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = monitor.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The TAP device is named after the port, unique to this test process.
+    let tap = bridge_name("tp");
+    let wy = |args: &[&str]| {
+        let o = Command::new(WYVERN).args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "wyvern {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // Give the monitor a moment to connect, then act.
+    std::thread::sleep(Duration::from_millis(300));
+    let added = wy(&["add-port", &target, &tap, "type=tap", "ofport=7"]);
+    assert!(added.contains("OpenFlow port 7"), "{added}");
+    assert!(wy(&["dump-ports-desc", &target]).contains(&format!(" 7({tap}): addr:")));
+    assert!(wy(&["dump-ports", &target, "7"]).contains("port  7: rx pkts="));
+    // A second port may not take the same number; a bad type is refused with the options.
+    let o = Command::new(WYVERN)
+        .args(["add-port", &target, "other", "type=tap", "ofport=7"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already in use"));
+    wy(&["del-port", &target, &tap]);
+    assert!(!wy(&["dump-ports-desc", &target]).contains(&tap));
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        let done = line.contains(" DEL:");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let all = seen.join("\n");
+    assert!(
+        all.contains(&format!(
+            "OFPT_PORT_STATUS (OF1.3) (xid=0x0): ADD: 7({tap})"
+        )),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!(
+            "OFPT_PORT_STATUS (OF1.3) (xid=0x0): DEL: 7({tap})"
+        )),
+        "{all}"
+    );
+    w.signal("-TERM");
+    assert!(w.wait());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGHUP: the configuration file is read again and its ports followed; a broken file
+/// changes nothing and the switch runs on.
+#[test]
+fn sighup_reloads_the_ports_of_the_configuration() {
+    if !is_root() {
+        eprintln!("not root: skipping");
+        return;
+    }
+    let dir = run_dir("reload");
+    let bridge = bridge_name("rl");
+    let (tap1, tap2) = (bridge_name("t1"), bridge_name("t2"));
+    let file = dir.join("wyvern.toml");
+    let port = |name: &str, no: u32| {
+        format!("[[port]]\nname = \"{name}\"\ntype = \"tap\"\nofport = {no}\n")
+    };
+    std::fs::write(&file, format!("bridge = \"{bridge}\"\n{}", port(&tap1, 3))).unwrap();
+    let mut w = Wyvern::start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--run-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let mgmt = dir.join(format!("{bridge}.mgmt"));
+    wait_for(&mgmt);
+    let target = format!("unix:{}", mgmt.display());
+    let desc = || {
+        let o = Command::new(WYVERN)
+            .args(["dump-ports-desc", &target])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let wait_desc = |want: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let d = desc();
+            if want(&d) {
+                return d;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ports never became as expected:\n{d}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_desc(&|d| d.contains(&format!(" 3({tap1})")));
+
+    // tap1 goes, tap2 comes.
+    std::fs::write(&file, format!("bridge = \"{bridge}\"\n{}", port(&tap2, 4))).unwrap();
+    w.signal("-HUP");
+    wait_desc(&|d| d.contains(&format!(" 4({tap2})")) && !d.contains(&tap1));
+
+    // A broken file: nothing changes, the switch keeps serving.
+    std::fs::write(&file, "bridge = [\n").unwrap();
+    w.signal("-HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(desc().contains(&format!(" 4({tap2})")));
+
+    w.signal("-TERM");
+    assert!(w.wait());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `wyvern trace TARGET PACKET` against the live switch prints what the offline trace of the
+/// same flows prints.
+#[test]
+fn live_trace_matches_the_offline_trace() {
+    let dir = run_dir("trace");
+    let bridge = bridge_name("tr");
+    let mut w = Wyvern::start(&["--bridge", &bridge, "--run-dir", dir.to_str().unwrap()]);
+    let mgmt = dir.join(format!("{bridge}.mgmt"));
+    wait_for(&mgmt);
+    let target = format!("unix:{}", mgmt.display());
+    let flows = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/dragonflow.flows");
+    let flows = flows.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(WYVERN).args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "wyvern {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    run(&["add-flows", &target, flows]);
+    for packet in [
+        "in_port=12,ip,dl_src=fa:16:3e:cf:4b:ed,dl_dst=fa:16:3e:c5:02:4d,nw_src=10.2.0.5,nw_dst=10.1.0.5,nw_proto=1,nw_ttl=64",
+        "in_port=11,arp,dl_src=fa:16:3e:00:17:e6,dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_spa=10.1.0.5,arp_tpa=10.1.0.1,arp_sha=fa:16:3e:00:17:e6",
+    ] {
+        let live = run(&["trace", &target, packet]);
+        let offline = run(&["trace", "--flows", flows, packet]);
+        assert_eq!(live, offline);
+        assert!(live.contains("Verdict:"), "{live}");
+    }
+    let live = run(&[
+        "trace",
+        "--table",
+        "52",
+        &target,
+        "in_port=12,ip,metadata=0x1f43,nw_dst=10.1.0.5",
+    ]);
+    assert!(live.starts_with("Flow:") && live.contains("52. "), "{live}");
+    w.signal("-TERM");
+    assert!(w.wait());
     let _ = std::fs::remove_dir_all(&dir);
 }

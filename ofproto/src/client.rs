@@ -14,6 +14,8 @@
 //!   them without waiting, drains what the switch sends back while writing, and then waits for
 //!   the barrier reply; the first OFPT_ERROR that answers one of them is returned;
 //! * [`Client::bundle`] does the same inside an ONF bundle (open, add each, commit);
+//! * [`Client::send_encoded`] does either with messages encoded beforehand ([`Encoded`], on
+//!   any thread, without a connection), numbering them as it sends them;
 //! * [`Client::admin`] runs a wyvern admin command (`trace`, `add-port`, ...);
 //! * [`Client::recv`] returns the next message that is not an echo (for `monitor`).
 //!
@@ -37,17 +39,21 @@ use std::time::{Duration, Instant};
 
 use crate::codec::{self, FrameSplitter, FramingError, Header, OFP_VERSION};
 use crate::error::{DecodeError, OfError};
-use crate::msg::experimenter::{BUNDLE_ATOMIC, BUNDLE_ORDERED};
 use crate::msg::multipart::MPF_MORE;
 use crate::msg::{
-    BundleAdd, BundleControl, BundleCtrlType, ErrorMsg, Experimenter, Hello, Message, MpReply,
-    MpRequest, MultipartReply, MultipartRequest, msg_type,
+    BundleControl, BundleCtrlType, ErrorMsg, Experimenter, Hello, Message, MpReply, MpRequest,
+    MultipartReply, MultipartRequest, msg_type,
 };
+use encoded::BUNDLE_FLAGS;
+pub use encoded::{Encoded, Transaction};
 
 /// How long a request waits for its reply unless [`Client::set_timeout`] says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many unsolicited messages are kept for [`Client::recv`].
 pub const MAX_QUEUED: usize = 4096;
+/// How many bytes of encoded messages [`Client::send_encoded`] gathers before one write (then
+/// it reads what the switch has answered so far).
+const WRITE_CHUNK: usize = 64 * 1024;
 
 /// Where to connect: an OVS active connection string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -502,18 +508,94 @@ impl Client {
     }
 
     /// Sends every message in `msgs` without waiting, then a BARRIER_REQUEST, and waits for
-    /// the barrier reply. While sending it reads whatever the switch has already answered, so
-    /// neither side's buffers fill up. Returns the first OFPT_ERROR that answers one of the
-    /// messages (after the barrier reply has arrived), if any.
-    pub fn transact(&mut self, msgs: &[Message]) -> Result<(), ClientError> {
-        let mut sent = HashSet::with_capacity(msgs.len());
-        for (i, m) in msgs.iter().enumerate() {
-            sent.insert(self.send(m)?);
-            if i % 64 == 63 {
-                self.drain_ready()?;
-            }
+    /// the barrier reply; see [`Client::send_encoded`].
+    pub fn transact(&mut self, msgs: impl IntoIterator<Item = Message>) -> Result<(), ClientError> {
+        let mut e = Encoded::new();
+        for m in msgs {
+            e.push(Transaction::Pipelined, m);
         }
-        self.finish_transaction(&sent)
+        self.send_encoded(Transaction::Pipelined, vec![e])
+    }
+
+    /// Applies `msgs` as one atomic, ordered ONF bundle; see [`Client::send_encoded`].
+    pub fn bundle(
+        &mut self,
+        bundle_id: u32,
+        msgs: impl IntoIterator<Item = Message>,
+    ) -> Result<(), ClientError> {
+        let t = Transaction::Bundle(bundle_id);
+        let mut e = Encoded::new();
+        for m in msgs {
+            e.push(t, m);
+        }
+        self.send_encoded(t, vec![e])
+    }
+
+    /// Sends `parts` (encoded for `transaction`), in order, as one transaction, and returns
+    /// the first OFPT_ERROR that answers one of its messages, if any.
+    ///
+    /// Pipelined: every message without waiting, each numbered with the next xid as it goes,
+    /// 64 KiB per write; between writes it reads whatever the switch has already answered, so
+    /// neither side's buffers fill up; then a BARRIER_REQUEST, and the wait for its reply.
+    ///
+    /// Bundle: OPEN (and its reply), the BUNDLE_ADDs as above (the inner xid equal to the
+    /// outer one, as `ovs-ofctl` does), a barrier, then COMMIT; or DISCARD when a message
+    /// was refused.
+    pub fn send_encoded(
+        &mut self,
+        transaction: Transaction,
+        parts: Vec<Encoded>,
+    ) -> Result<(), ClientError> {
+        let Transaction::Bundle(bundle_id) = transaction else {
+            let sent = self.write_encoded(parts)?;
+            return self.finish_transaction(&sent);
+        };
+        let ctrl = |ctrl_type| {
+            Message::Experimenter(Experimenter::BundleControl(BundleControl {
+                bundle_id,
+                ctrl_type,
+                flags: BUNDLE_FLAGS,
+                properties: Vec::new(),
+            }))
+        };
+        self.bundle_control(ctrl(BundleCtrlType::OpenRequest), BundleCtrlType::OpenReply)?;
+        let sent = self.write_encoded(parts)?;
+        if let Err(e) = self.finish_transaction(&sent) {
+            let _ = self.bundle_control(
+                ctrl(BundleCtrlType::DiscardRequest),
+                BundleCtrlType::DiscardReply,
+            );
+            return Err(e);
+        }
+        self.bundle_control(
+            ctrl(BundleCtrlType::CommitRequest),
+            BundleCtrlType::CommitReply,
+        )
+    }
+
+    /// Numbers and writes `parts`; returns the xids they got.
+    fn write_encoded(&mut self, parts: Vec<Encoded>) -> Result<HashSet<u32>, ClientError> {
+        let mut sent = HashSet::with_capacity(parts.iter().map(Encoded::len).sum());
+        for part in parts {
+            // The part is numbered from a copy of the counter, then the counter moves on:
+            // writing needs the client while the numbering runs.
+            let mut next = self.next_xid;
+            part.number_and_write(
+                WRITE_CHUNK,
+                || {
+                    let x = next;
+                    next = next.wrapping_add(1).max(1);
+                    x
+                },
+                &mut sent,
+                |run| {
+                    self.send_raw(run)?;
+                    self.drain_ready()
+                },
+            )?;
+            self.next_xid = next;
+        }
+        Ok(sent)
     }
 
     /// Sends a barrier, waits for its reply and returns the first error answering `sent`.
@@ -552,48 +634,6 @@ impl Client {
             Some(e) => Err(e),
             None => Ok(()),
         }
-    }
-
-    /// Applies `msgs` as one atomic, ordered ONF bundle: OPEN, one BUNDLE_ADD per message (the
-    /// inner xid equal to the outer one, as `ovs-ofctl` does), a barrier, then COMMIT.
-    pub fn bundle(&mut self, bundle_id: u32, msgs: &[Message]) -> Result<(), ClientError> {
-        let flags = BUNDLE_ATOMIC | BUNDLE_ORDERED;
-        let ctrl = |ctrl_type| {
-            Message::Experimenter(Experimenter::BundleControl(BundleControl {
-                bundle_id,
-                ctrl_type,
-                flags,
-                properties: Vec::new(),
-            }))
-        };
-        self.bundle_control(ctrl(BundleCtrlType::OpenRequest), BundleCtrlType::OpenReply)?;
-        let mut sent = HashSet::with_capacity(msgs.len());
-        for (i, m) in msgs.iter().enumerate() {
-            let xid = self.take_xid();
-            let add = Message::Experimenter(Experimenter::BundleAdd(BundleAdd {
-                bundle_id,
-                flags,
-                xid,
-                message: Box::new(m.clone()),
-                trailer: Vec::new(),
-            }));
-            self.send_xid(&add, xid)?;
-            sent.insert(xid);
-            if i % 64 == 63 {
-                self.drain_ready()?;
-            }
-        }
-        if let Err(e) = self.finish_transaction(&sent) {
-            let _ = self.bundle_control(
-                ctrl(BundleCtrlType::DiscardRequest),
-                BundleCtrlType::DiscardReply,
-            );
-            return Err(e);
-        }
-        self.bundle_control(
-            ctrl(BundleCtrlType::CommitRequest),
-            BundleCtrlType::CommitReply,
-        )
     }
 
     fn bundle_control(&mut self, msg: Message, expect: BundleCtrlType) -> Result<(), ClientError> {
@@ -791,5 +831,6 @@ pub fn is_async(msg_type_raw: u8) -> bool {
     )
 }
 
+mod encoded;
 #[cfg(test)]
 mod tests;

@@ -82,14 +82,20 @@ pub fn decode(bytes: &[u8]) -> Result<(Header, Message), DecodeError> {
 /// Encodes `msg` as an OpenFlow 1.3 message with transaction id `xid`.
 pub fn encode(msg: &Message, xid: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
+    encode_into(msg, xid, &mut out);
+    out
+}
+
+/// Appends `msg`, encoded as [`encode`] does, to `out` (to send many messages in one write).
+pub fn encode_into(msg: &Message, xid: u32, out: &mut Vec<u8>) {
+    let start = out.len();
     out.put_u8(OFP_VERSION);
     out.put_u8(msg.msg_type());
     out.put_u16(0);
     out.put_u32(xid);
-    msg.encode_body(&mut out);
-    let len = len16(out.len());
-    out.set_u16(2, len);
-    out
+    msg.encode_body(out);
+    let len = len16(out.len() - start);
+    out.set_u16(start + 2, len);
 }
 
 /// Why a byte stream cannot be split into messages any more.

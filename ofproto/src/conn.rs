@@ -4,7 +4,8 @@
 //! Each connection runs on its own pair of threads, so a slow or hostile peer can only stall
 //! itself. The *reader* thread owns the protocol state ([`crate::handler::Handler`]): it cuts
 //! the stream into messages, handles each one to completion before the next (which is what
-//! makes BARRIER trivially correct), and runs the inactivity probe. The *writer* thread drains
+//! makes BARRIER trivially correct; FLOW_MODs that arrive in one read are applied together,
+//! before anything after them, see `flow_batch`), and runs the inactivity probe. The *writer* thread drains
 //! the connection's [`Outbox`]; everyone who sends — the reader with its replies, the control
 //! thread with packet-ins, flow-removed and port-status messages — only queues bytes and
 //! never blocks. The outbox counts the bytes queued but not yet written; a peer that lets
@@ -253,6 +254,7 @@ fn read_loop(
                     match frame {
                         Ok(f) => {
                             if handler.on_frame(&f) == Next::Close {
+                                handler.flush_flow_mods();
                                 return;
                             }
                         }
@@ -262,11 +264,14 @@ fn read_loop(
                                 error: OfError::BadRequest(BadRequestCode::BadLen),
                                 data: splitter_head(&buf[..n]),
                             };
+                            handler.flush_flow_mods();
                             handler.send(&crate::msg::Message::Error(e), 0);
                             return;
                         }
                     }
                 }
+                // Everything that arrived together has been read: apply its flow mods.
+                handler.flush_flow_mods();
             }
             Err(e)
                 if matches!(

@@ -44,10 +44,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::Receiver;
 use tracing::{info, warn};
-use wyvern_pipeline::action::{Action, Instruction, PortNo};
+use wyvern_pipeline::action::{Action, Instruction, N_TABLES, PortNo};
 use wyvern_pipeline::flow::{FlowFlags, FlowMod, FlowModCommand, FlowSpec, FlowStats};
 use wyvern_pipeline::flow_match::Match;
-use wyvern_pipeline::{FlowFilter, Pipeline};
+use wyvern_pipeline::{FlowFilter, Pipeline, SourcedBatchError};
 
 use crate::codec;
 use crate::conn::{Outbox, Stream, serve};
@@ -253,8 +253,6 @@ pub struct EndpointConfig {
     pub fail_mode: FailMode,
     /// The management socket (`punix:`), if any: see [`EndpointConfig::default_mgmt`].
     pub mgmt: Option<PathBuf>,
-    /// Tables reported in FEATURES, TABLE and TABLE_FEATURES.
-    pub n_tables: u8,
     /// `max_entries` of every table in TABLE_FEATURES.
     pub max_entries: u32,
     pub limits: Limits,
@@ -262,7 +260,7 @@ pub struct EndpointConfig {
 
 impl EndpointConfig {
     /// A configuration for `bridge` with defaults: no listeners or controllers, secure fail
-    /// mode, 254 tables, and no management socket.
+    /// mode, and no management socket.
     pub fn new(bridge: &str, datapath_id: u64) -> Self {
         EndpointConfig {
             bridge: bridge.to_owned(),
@@ -271,7 +269,6 @@ impl EndpointConfig {
             controllers: Vec::new(),
             fail_mode: FailMode::Secure,
             mgmt: None,
-            n_tables: 254,
             max_entries: 4_000_000,
             limits: Limits::default(),
         }
@@ -479,21 +476,33 @@ impl Switch {
     /// Applies a batch of flow mods atomically and reports the flows it removed; on failure,
     /// the index of the mod that failed and its error.
     pub(crate) fn apply(&self, batch: &[FlowMod]) -> Result<(), (usize, OfError)> {
-        match self.pipeline.apply(batch) {
+        self.apply_from(batch.iter().map(Ok))
+    }
+
+    /// Like [`Switch::apply`], with the mods made one at a time (decoded as they are
+    /// applied); a mod that cannot be made fails the batch with its error.
+    pub(crate) fn apply_from<M: std::borrow::Borrow<FlowMod>>(
+        &self,
+        mods: impl IntoIterator<Item = Result<M, OfError>>,
+    ) -> Result<(), (usize, OfError)> {
+        match self.pipeline.apply_from(mods) {
             Ok(removed) => {
                 for r in &removed {
                     self.deliver_flow_removed(r);
                 }
                 Ok(())
             }
-            Err(e) => Err((e.index, translate::flow_mod_error(&e.error))),
+            Err(SourcedBatchError::Source { index, error }) => Err((index, error)),
+            Err(SourcedBatchError::Refused(e)) => {
+                Err((e.index, translate::flow_mod_error(&e.error)))
+            }
         }
     }
 
     /// The TABLE_FEATURES reply bodies, one per message.
     pub(crate) fn table_features(&self) -> &[Vec<TableFeatures>] {
         self.table_features.get_or_init(|| {
-            let all = table_features_reply(self.config.n_tables, self.config.max_entries);
+            let all = table_features_reply(N_TABLES, self.config.max_entries);
             split_by_size(all, |t| {
                 let mut v = Vec::new();
                 t.write(&mut v);

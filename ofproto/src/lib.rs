@@ -25,6 +25,7 @@
 //! | [`endpoint`] | listeners and controller connections (OVS connection strings), the shared switch state (roles, async config, fail mode), the control thread |
 //! | [`conn`] | one connection's I/O: stream, outbox with its byte limit, reader and writer threads, inactivity probe |
 //! | `handler` | the dispatch of every received message, without I/O |
+//! | `flow_batch` | consecutive FLOW_MODs of a connection applied as one pipeline batch, each still its own transaction |
 //! | [`translate`] | the one seam between wire structs and the pipeline's control API |
 //! | [`ports`] | [`ports::PortProvider`], what the endpoint needs from whoever owns the ports |
 //! | [`services`] | [`services::Services`]: the ports, admin commands and in-process controller the embedding process plugs in |
@@ -68,6 +69,7 @@ pub mod codec;
 pub mod conn;
 pub mod endpoint;
 pub mod error;
+mod flow_batch;
 mod handler;
 pub mod msg;
 pub mod oxm;

@@ -70,10 +70,6 @@ impl OxmHeader {
     pub fn masked(self) -> Self {
         OxmHeader::new(self.class(), self.field(), true, self.len().wrapping_mul(2))
     }
-    /// The class and field only (hasmask and length cleared), for looking a field up.
-    fn type_key(self) -> u32 {
-        self.0 & 0xffff_fe00
-    }
 }
 
 /// One row of the header table: a wire field, its width in bytes, its name, and the pipeline
@@ -190,11 +186,61 @@ pub const OXM_FIELDS: &[OxmField] = &[
     n1(33, 4, "NXM_NX_PKT_MARK", F::PktMark),
 ];
 
+/// [`OXM_FIELDS`] indexed both ways, built once: every match field and set_field of every
+/// message is looked up here, and a scan of the table per field was a fifth of decoding a
+/// flow mod.
+struct Index {
+    /// The first row of each class and field, at [`Index::slot`].
+    rows: Vec<Option<&'static OxmField>>,
+    /// [`oxm_header`] and [`nxm_header`] of each field, by `Field as usize`.
+    headers: Vec<(OxmHeader, OxmHeader)>,
+}
+
+impl Index {
+    /// Where a header's row is: the classes of the table times the 128 field numbers.
+    fn slot(header: OxmHeader) -> Option<usize> {
+        let class = match header.class() {
+            CLASS_NXM_0 => 0,
+            CLASS_NXM_1 => 1,
+            CLASS_OPENFLOW_BASIC => 2,
+            _ => return None,
+        };
+        Some(class * 128 + usize::from(header.field()))
+    }
+}
+
+fn index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut rows = vec![None; 3 * 128];
+        for r in OXM_FIELDS {
+            if let Some(slot) = Index::slot(r.header).and_then(|i| rows.get_mut(i))
+                && slot.is_none()
+            {
+                *slot = Some(r);
+            }
+        }
+        let fields = Field::ALL
+            .iter()
+            .map(|&f| f as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut headers = vec![(OxmHeader(0), OxmHeader(0)); fields];
+        for f in Field::ALL {
+            if let Some(slot) = headers.get_mut(f as usize) {
+                *slot = (
+                    preferred(f, [CLASS_OPENFLOW_BASIC, CLASS_NXM_1, CLASS_NXM_0]),
+                    preferred(f, [CLASS_NXM_0, CLASS_NXM_1, CLASS_OPENFLOW_BASIC]),
+                );
+            }
+        }
+        Index { rows, headers }
+    })
+}
+
 /// The table row for a header's class and field (hasmask and length ignored).
 pub fn lookup(header: OxmHeader) -> Option<&'static OxmField> {
-    OXM_FIELDS
-        .iter()
-        .find(|r| r.header.type_key() == header.type_key())
+    Index::slot(header).and_then(|i| index().rows.get(i).copied().flatten())
 }
 
 fn preferred(field: Field, class_order: [u16; 3]) -> OxmHeader {
@@ -213,13 +259,19 @@ fn preferred(field: Field, class_order: [u16; 3]) -> OxmHeader {
 /// The header used for `field` in a match or `set_field`: OpenFlow basic when the field has
 /// one, NXM otherwise (`reg0`..`reg7`, `tun_src`/`tun_dst`, `pkt_mark`, `nw_ttl`, `nw_frag`).
 pub fn oxm_header(field: Field) -> OxmHeader {
-    preferred(field, [CLASS_OPENFLOW_BASIC, CLASS_NXM_1, CLASS_NXM_0])
+    index()
+        .headers
+        .get(field as usize)
+        .map_or(OxmHeader(0), |h| h.0)
 }
 
 /// The header used for `field` in NXAST_REG_MOVE / REG_LOAD: NXM when the field has one (as
 /// `ovs-ofctl` sends them), OpenFlow basic otherwise (`metadata`, `vlan_vid`, ...).
 pub fn nxm_header(field: Field) -> OxmHeader {
-    preferred(field, [CLASS_NXM_0, CLASS_NXM_1, CLASS_OPENFLOW_BASIC])
+    index()
+        .headers
+        .get(field as usize)
+        .map_or(OxmHeader(0), |h| h.1)
 }
 
 /// Width in bytes of `field`'s value on the wire.

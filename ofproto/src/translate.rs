@@ -35,8 +35,7 @@ pub fn flow_filter(req: &FlowStatsRequest) -> FlowFilter {
 /// `out_port` only means something for deletes (OpenFlow 1.3.5 §6.4: "For add, modify or
 /// modify-strict, out_port and out_group are ignored"); os-ken sends 0 there, so it is
 /// replaced by ANY for the other commands.
-pub fn flow_mod(fm: &FlowMod) -> FlowMod {
-    let mut fm = fm.clone();
+pub fn flow_mod(mut fm: FlowMod) -> FlowMod {
     if !matches!(
         fm.command,
         FlowModCommand::Delete | FlowModCommand::DeleteStrict
@@ -132,11 +131,10 @@ pub fn flow_removed(r: &wyvern_pipeline::FlowRemoved) -> FlowRemoved {
     }
 }
 
-/// OFPMP_TABLE entries for tables `0..n_tables`.
-pub fn table_stats(stats: &[PipeTableStats], n_tables: u8) -> Vec<TableStats> {
+/// OFPMP_TABLE entries, one per pipeline table.
+pub fn table_stats(stats: &[PipeTableStats]) -> Vec<TableStats> {
     stats
         .iter()
-        .filter(|t| t.table < n_tables)
         .map(|t| TableStats {
             table_id: t.table,
             active_count: u32::try_from(t.active).unwrap_or(u32::MAX),

@@ -77,11 +77,18 @@ impl std::fmt::Display for PortNo {
     }
 }
 
-/// A flow table number (0..=254; 255 means "all tables" in requests).
+/// A flow table number (0..=254 on the wire; 255 means "all tables" in requests).
 pub type TableId = u8;
 
-/// Highest table number a flow can live in.
+/// The highest table number OpenFlow 1.3 lets a flow mod name (`OFPTT_MAX`). Flow text and
+/// OpenFlow messages accept it; whether the table exists is the switch's business: the
+/// pipeline has tables `0..N_TABLES`.
 pub const MAX_TABLE: TableId = 254;
+
+/// How many tables the pipeline has: `0..N_TABLES`. What the OpenFlow endpoint reports in
+/// FEATURES, TABLE and TABLE_FEATURES, and what a flow mod may use. As in Open vSwitch, which
+/// reports 254 tables (its table 254 is internal), a flow in table 254 is refused.
+pub const N_TABLES: TableId = 254;
 
 /// `table_id` in a request that means every table.
 pub const ALL_TABLES: TableId = 0xff;
@@ -157,7 +164,7 @@ pub enum InstructionError {
     #[error("goto_table:{to} from table {from}: goto_table may only go to a later table")]
     GotoBackwards { from: TableId, to: TableId },
     /// The table does not exist.
-    #[error("table {0} does not exist (tables are 0..=254)")]
+    #[error("table {0} does not exist (tables are 0..=253)")]
     BadTable(TableId),
     /// `write_metadata` sets bits outside its mask.
     #[error("write_metadata:{value:#x}/{mask:#x} sets bits outside its mask")]

@@ -780,10 +780,23 @@ impl Field {
     /// Names shared by several fields (`tp_src`) resolve to the TCP field; the caller that
     /// knows the protocol refines it with [`Field::for_protocol`].
     pub fn from_text_name(name: &str) -> Option<Field> {
-        Field::ALL.iter().copied().find(|f| {
-            let i = f.info();
-            i.match_name == name || i.set_name == name || i.aliases.contains(&name)
-        })
+        // Built once: flow text names a field per match item and per set_field, and a scan of
+        // every field's names was the largest part of parsing a flow.
+        static BY_NAME: std::sync::OnceLock<hashbrown::HashMap<&'static str, Field>> =
+            std::sync::OnceLock::new();
+        let by_name = BY_NAME.get_or_init(|| {
+            let mut m = hashbrown::HashMap::new();
+            for f in Field::ALL {
+                let i = f.info();
+                let names = [i.match_name, i.set_name].into_iter();
+                for n in names.chain(i.aliases.iter().copied()) {
+                    // The first field in `ALL` order that has the name wins.
+                    m.entry(n).or_insert(f);
+                }
+            }
+            m
+        });
+        by_name.get(name).copied()
     }
 
     /// Refines a field that several protocols share (`tp_src`, `icmp_type`) to the variant for

@@ -67,6 +67,13 @@ impl Match {
         Match::default()
     }
 
+    /// The empty match, with room for `fields` fields.
+    pub fn with_capacity(fields: usize) -> Self {
+        Match {
+            fields: Vec::with_capacity(fields),
+        }
+    }
+
     /// Adds an exact match on `field`.
     pub fn exact(mut self, field: Field, value: u128) -> Result<Self, MatchError> {
         self.push(field, value, field.full_mask())?;

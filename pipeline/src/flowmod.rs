@@ -7,7 +7,8 @@
 //! batch staged, so `add` then `delete` of the same flow in one bundle behaves as in sequence.
 //!
 //! - `add`: replaces a rule with the same match and priority (counters start over); with
-//!   `check_overlap`, refuses if a rule of the same priority could match the same packet.
+//!   `check_overlap`, a new rule is refused if a rule of the same priority could match the
+//!   same packet (a replacing add is not checked, as in Open vSwitch).
 //! - `modify` / `modify_strict`: new instructions for the selected rules; counters and
 //!   duration stay unless `reset_counts`.
 //! - `delete` / `delete_strict`: removes the selected rules, reporting those that asked for
@@ -23,7 +24,8 @@ use hashbrown::{HashMap, HashSet, HashTable};
 use thiserror::Error;
 
 use crate::action::{
-    ALL_TABLES, Instruction, InstructionError, MAX_TABLE, PortNo, TableId, validate_instructions,
+    ALL_TABLES, Action, Instruction, InstructionError, N_TABLES, PortNo, TableId,
+    validate_instructions,
 };
 use crate::field::Field;
 use crate::flow::{FlowFlags, FlowMod, FlowModCommand, FlowSpec, FlowStats};
@@ -35,7 +37,7 @@ use crate::tables::{PipelinePort, TableOp, Tables, TablesWriter};
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum FlowModError {
     /// The table does not exist, or `all tables` was used where one is required.
-    #[error("table {0} is not valid here (tables are 0..=254; 255 only for delete)")]
+    #[error("table {0} is not valid here (tables are 0..=253; 255 only for delete)")]
     BadTable(TableId),
     /// The match is not acceptable.
     #[error("bad match: {0}")]
@@ -58,6 +60,18 @@ pub struct BatchError {
     /// Position of the failing mod in the batch.
     pub index: usize,
     pub error: FlowModError,
+}
+
+/// A batch read from a source that can fail (see [`FlowEditor::apply_from`]) failed: nothing
+/// of it was applied.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum SourcedBatchError<E> {
+    /// The source could not produce mod #`index`.
+    #[error("flow mod #{index} of the batch could not be read: {error}")]
+    Source { index: usize, error: E },
+    /// A mod was refused.
+    #[error(transparent)]
+    Refused(#[from] BatchError),
 }
 
 /// Why a flow left its table.
@@ -100,6 +114,16 @@ impl Default for FlowFilter {
 }
 
 impl FlowFilter {
+    /// The published rules this filter selects, table by table, in no order within a table.
+    fn select_from<'a>(&'a self, tables: &'a Tables) -> impl Iterator<Item = &'a Arc<Rule>> + 'a {
+        let fk = self.matching.to_masked_key();
+        tables
+            .iter()
+            .filter(|(t, _)| self.table == ALL_TABLES || self.table == *t)
+            .flat_map(|(_, c)| c.rules())
+            .filter(move |r| self.selects(r, &fk))
+    }
+
     fn selects(&self, rule: &Rule, filter_key: &MaskedKey) -> bool {
         (self.table == ALL_TABLES || self.table == rule.table)
             && (rule.cookie & self.cookie_mask) == (self.cookie & self.cookie_mask)
@@ -236,24 +260,18 @@ struct Staged {
     events: Vec<FlowRemoved>,
 }
 
-/// The hash of a rule's identity within its table: table, priority, shape and key words.
+/// The hash of a rule's identity within its table: table, priority, mask and key words.
 ///
-/// Shapes are interned (one `Arc` per distinct shape while any rule uses it), so the shape
-/// is identified by its address: equal shapes are the same `Arc`.
-fn identity_hash(table: TableId, priority: u16, shape: &Arc<MatchShape>, key: &[u64]) -> u64 {
-    let salt = (u64::from(table) << 16 | u64::from(priority))
-        ^ (Arc::as_ptr(shape) as usize as u64).rotate_left(24);
+/// The mask enters through [`MatchShape::mask_hash`], not the interned shape's address: two
+/// shapes that differ only in field order are one identity (OpenFlow compares matches, not
+/// the order they were written in).
+fn identity_hash(table: TableId, priority: u16, shape: &MatchShape, key: &[u64]) -> u64 {
+    let salt = (u64::from(table) << 16 | u64::from(priority)) ^ shape.mask_hash.rotate_left(24);
     crate::key::hash_words(key) ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-fn same_identity(
-    a: &Rule,
-    table: TableId,
-    priority: u16,
-    shape: &Arc<MatchShape>,
-    key: &[u64],
-) -> bool {
-    a.table == table && a.priority == priority && Arc::ptr_eq(&a.shape, shape) && *a.key == *key
+fn same_identity(a: &Rule, table: TableId, priority: u16, shape: &MatchShape, key: &[u64]) -> bool {
+    a.table == table && a.priority == priority && a.shape.same_mask(shape) && a.key_is(key)
 }
 
 fn rule_identity_hash(r: &Rule) -> u64 {
@@ -261,11 +279,28 @@ fn rule_identity_hash(r: &Rule) -> u64 {
 }
 
 impl Staged {
-    /// The rule this batch added with `rule`'s identity.
-    fn added_like(&self, rule: &Rule) -> Option<&Arc<Rule>> {
-        self.added.find(rule_identity_hash(rule), |a| {
-            same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key)
-        })
+    /// The rule this batch sees with exactly this identity: one it added, else a published
+    /// one it did not remove. A hash lookup in each, whatever the size of the table.
+    fn exact(
+        &self,
+        tables: &Tables,
+        table: TableId,
+        priority: u16,
+        shape: &MatchShape,
+        key: &[u64],
+    ) -> Option<Arc<Rule>> {
+        let hash = identity_hash(table, priority, shape, key);
+        if let Some(r) = self
+            .added
+            .find(hash, |a| same_identity(a, table, priority, shape, key))
+        {
+            return Some(r.clone());
+        }
+        tables
+            .table(table)
+            .find_exact(shape, key, priority)
+            .filter(|r| !self.removed.contains(&rule_addr(r)))
+            .cloned()
     }
 }
 
@@ -346,13 +381,40 @@ impl FlowEditor {
     /// Applies a whole batch, or nothing of it. Returns the flows removed that asked to be
     /// reported.
     pub fn apply(&mut self, mods: &[FlowMod], now_ms: u64) -> Result<Vec<FlowRemoved>, BatchError> {
+        let all = mods.iter().map(Ok::<_, std::convert::Infallible>);
+        self.apply_from(all, now_ms).map_err(|e| match e {
+            SourcedBatchError::Refused(e) => e,
+            SourcedBatchError::Source { error, .. } => match error {},
+        })
+    }
+
+    /// Applies a batch whose mods are produced one at a time (each is planned, then dropped,
+    /// before the next is made: a bundle decoded as it is applied holds one decoded mod at a
+    /// time), or nothing of it: a mod the source fails to produce fails the batch too.
+    pub fn apply_from<M, E>(
+        &mut self,
+        mods: impl IntoIterator<Item = Result<M, E>>,
+        now_ms: u64,
+    ) -> Result<Vec<FlowRemoved>, SourcedBatchError<E>>
+    where
+        M: std::borrow::Borrow<FlowMod>,
+    {
         let mut staged = Staged::default();
         let mut table0_changed = false;
         {
             let guard = self.tables.read();
-            let empty = Tables::default();
-            let tables: &Tables = guard.as_deref().unwrap_or(&empty);
-            for (index, fm) in mods.iter().enumerate() {
+            // Built only when nothing is published yet: 254 empty classifiers are not free.
+            let empty;
+            let tables: &Tables = match guard.as_deref() {
+                Some(t) => t,
+                None => {
+                    empty = Tables::default();
+                    &empty
+                }
+            };
+            for (index, fm) in mods.into_iter().enumerate() {
+                let fm = fm.map_err(|error| SourcedBatchError::Source { index, error })?;
+                let fm = fm.borrow();
                 let mut planner = Planner {
                     interner: &mut self.interner,
                     limits: self.limits,
@@ -395,10 +457,13 @@ impl Planner<'_> {
             fm.command,
             FlowModCommand::Delete | FlowModCommand::DeleteStrict
         );
-        if spec.table > MAX_TABLE && !(all_ok && spec.table == ALL_TABLES) {
+        if spec.table >= N_TABLES && !(all_ok && spec.table == ALL_TABLES) {
             return Err(FlowModError::BadTable(spec.table));
         }
         spec.matching.validate()?;
+        if !all_ok {
+            check_targets(&spec.instructions)?;
+        }
         match fm.command {
             FlowModCommand::Add => self.plan_add(spec, staged),
             FlowModCommand::Modify | FlowModCommand::ModifyStrict => {
@@ -432,15 +497,10 @@ impl Planner<'_> {
         let shape = self.interner.shape(&spec.matching);
         let insts = self.interner.instructions(&spec.instructions);
         let rule = Arc::new(Rule::new(spec, shape, insts, now_ms));
-        let existing = staged.added_like(&rule).cloned().or_else(|| {
-            tables
-                .table(spec.table)
-                .find_exact(&rule.shape, &rule.key, rule.priority)
-                .filter(|r| !staged.removed.contains(&rule_addr(r)))
-                .cloned()
-        });
-        if spec.flags.has(FlowFlags::CHECK_OVERLAP) {
-            // An identical rule overlaps too, so it is refused rather than replaced.
+        let existing = staged.exact(tables, spec.table, rule.priority, &rule.shape, &rule.key);
+        if existing.is_none() && spec.flags.has(FlowFlags::CHECK_OVERLAP) {
+            // A flow with the same identity is replaced without an overlap check, as Open
+            // vSwitch does (`add_flow_init`): check_overlap guards new flows only.
             let mk = rule.masked_key();
             let clash = staged
                 .visible(tables, spec.table)
@@ -506,16 +566,10 @@ impl FlowEditor {
 
     /// Flows selected by `filter`, grouped by table ascending and by priority descending.
     pub fn dump(&self, filter: &FlowFilter, now_ms: u64) -> Vec<FlowStats> {
-        let mut out: Vec<Arc<Rule>> = Vec::new();
-        if let Some(tables) = self.tables.read() {
-            let fk = filter.matching.to_masked_key();
-            for (t, c) in tables.iter() {
-                if filter.table != ALL_TABLES && filter.table != t {
-                    continue;
-                }
-                out.extend(c.rules().filter(|r| filter.selects(r, &fk)).cloned());
-            }
-        }
+        let mut out: Vec<Arc<Rule>> = match self.tables.read() {
+            Some(tables) => filter.select_from(&tables).cloned().collect(),
+            None => Vec::new(),
+        };
         out.sort_by(|a, b| {
             a.table
                 .cmp(&b.table)
@@ -523,6 +577,25 @@ impl FlowEditor {
                 .then(a.created_ms.cmp(&b.created_ms))
         });
         out.iter().map(|r| stats_of(r, now_ms)).collect()
+    }
+
+    /// Totals of the flows selected by `filter`, summed as they are found (nothing is
+    /// copied per flow). Counters wrap as OpenFlow's do.
+    pub fn aggregate(&self, filter: &FlowFilter) -> crate::pipeline::AggregateStats {
+        use std::sync::atomic::Ordering;
+        let mut total = crate::pipeline::AggregateStats::default();
+        if let Some(tables) = self.tables.read() {
+            for r in filter.select_from(&tables) {
+                total.packets = total
+                    .packets
+                    .wrapping_add(r.counters.packets.load(Ordering::Relaxed));
+                total.bytes = total
+                    .bytes
+                    .wrapping_add(r.counters.bytes.load(Ordering::Relaxed));
+                total.flows = total.flows.saturating_add(1);
+            }
+        }
+        total
     }
 
     /// Number of flows in each table (index = table id).
@@ -585,41 +658,69 @@ impl FlowEditor {
     }
 }
 
+/// The rules a modify or delete selects, as this batch sees them.
+///
+/// Strict commands name one identity (table, priority, exact match), so they are a hash
+/// lookup per table; the others test every rule of the table(s) against the filter.
 fn select(tables: &Tables, fm: &FlowMod, staged: &Staged) -> Vec<Arc<Rule>> {
     let spec = &fm.spec;
-    let strict = matches!(
+    let out_port = if matches!(
+        fm.command,
+        FlowModCommand::Delete | FlowModCommand::DeleteStrict
+    ) {
+        fm.out_port
+    } else {
+        PortNo::ANY
+    };
+    if matches!(
         fm.command,
         FlowModCommand::ModifyStrict | FlowModCommand::DeleteStrict
-    );
+    ) {
+        let shape = MatchShape::of(&spec.matching);
+        let key = shape.key_words(&spec.matching.to_masked_key().value);
+        let ids = if spec.table == ALL_TABLES {
+            0..N_TABLES
+        } else {
+            spec.table..spec.table.saturating_add(1)
+        };
+        return ids
+            .filter_map(|t| staged.exact(tables, t, spec.priority, &shape, &key))
+            .filter(|r| {
+                (r.cookie & fm.cookie_mask) == (spec.cookie & fm.cookie_mask)
+                    && (out_port == PortNo::ANY || r.outputs_to(out_port))
+            })
+            .collect();
+    }
     let filter = FlowFilter {
         table: spec.table,
         matching: spec.matching.clone(),
         cookie: spec.cookie,
         cookie_mask: fm.cookie_mask,
-        out_port: if matches!(
-            fm.command,
-            FlowModCommand::Delete | FlowModCommand::DeleteStrict
-        ) {
-            fm.out_port
-        } else {
-            PortNo::ANY
-        },
+        out_port,
     };
     let fk = filter.matching.to_masked_key();
     staged
         .visible(tables, spec.table)
-        .filter(|r| {
-            if strict {
-                r.priority == spec.priority
-                    && r.masked_key() == fk
-                    && (r.cookie & fm.cookie_mask) == (spec.cookie & fm.cookie_mask)
-                    && (filter.out_port == PortNo::ANY || r.outputs_to(filter.out_port))
-            } else {
-                filter.selects(r, &fk)
-            }
-        })
+        .filter(|r| filter.selects(r, &fk))
         .cloned()
         .collect()
+}
+
+/// Every table that `goto_table` and `resubmit` name exists (OpenFlow itself allows up to
+/// [`MAX_TABLE`](crate::action::MAX_TABLE); the pipeline has [`N_TABLES`]).
+fn check_targets(instructions: &[Instruction]) -> Result<(), InstructionError> {
+    let missing = |t: TableId| (t >= N_TABLES).then_some(InstructionError::BadTable(t));
+    let bad = instructions.iter().find_map(|inst| match inst {
+        Instruction::GotoTable(t) => missing(*t),
+        Instruction::ApplyActions(actions) | Instruction::WriteActions(actions) => {
+            actions.iter().find_map(|a| match a {
+                Action::Resubmit { table: Some(t), .. } => missing(*t),
+                _ => None,
+            })
+        }
+        Instruction::ClearActions | Instruction::WriteMetadata { .. } => None,
+    });
+    bad.map_or(Ok(()), Err)
 }
 
 fn expiry(r: &Rule, now_ms: u64) -> Option<RemovedReason> {

@@ -38,7 +38,9 @@ pub mod wire;
 pub mod worker;
 
 pub use execute::{Emit, EmitData, PacketIn, PacketMeta, Verdicts};
-pub use flowmod::{BatchError, FlowFilter, FlowModError, FlowRemoved, RemovedReason};
+pub use flowmod::{
+    BatchError, FlowFilter, FlowModError, FlowRemoved, RemovedReason, SourcedBatchError,
+};
 pub use pipeline::{Injected, Pipeline, PipelineConfig};
 pub use tables::PipelinePort;
 pub use worker::{RxPacket, Worker};

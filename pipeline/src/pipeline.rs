@@ -6,7 +6,7 @@
 //!
 //! | call | what it does |
 //! |---|---|
-//! | [`apply`](Pipeline::apply) | a batch of flow mods, atomically (all or none) |
+//! | [`apply`](Pipeline::apply), [`apply_from`](Pipeline::apply_from) | a batch of flow mods, atomically (all or none) |
 //! | [`packet_out`](Pipeline::packet_out) | runs a frame through actions (or the tables) and queues the result for the datapath |
 //! | [`next_packet_in`](Pipeline::next_packet_in) | the next packet for the controller, from a bounded queue |
 //! | [`expire`](Pipeline::expire) | removes timed-out flows and old MAC entries; returns flow-removed events |
@@ -27,11 +27,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::action::{Action, MAX_TABLE};
+use crate::action::{Action, N_TABLES};
 use crate::cache::DEFAULT_CACHE_SLOTS;
 use crate::execute::{ExecEnv, PacketIn, PacketMeta, Verdicts, execute};
 use crate::flow::{FlowMod, FlowStats};
-use crate::flowmod::{BatchError, FlowEditor, FlowFilter, FlowLimits, FlowRemoved};
+use crate::flowmod::{
+    BatchError, FlowEditor, FlowFilter, FlowLimits, FlowRemoved, SourcedBatchError,
+};
 use crate::key::FlowKey;
 use crate::normal::{DEFAULT_MAC_AGING, MacTable};
 use crate::stats::{PipelineCounters, TableCounters, WorkerCounters};
@@ -136,7 +138,7 @@ impl Pipeline {
             readers,
             macs: MacTable::new(config.mac_aging),
             counters: PipelineCounters::default(),
-            tables: (0..=MAX_TABLE).map(|_| TableCounters::default()).collect(),
+            tables: (0..N_TABLES).map(|_| TableCounters::default()).collect(),
             packet_ins: ArrayQueue::new(config.packet_in_queue.max(1)),
             injected: ArrayQueue::new(config.injected_queue.max(1)),
             packet_in_waker: ArcSwapOption::empty(),
@@ -169,6 +171,18 @@ impl Pipeline {
         self.editor().apply(mods, self.now_ms())
     }
 
+    /// Like [`Pipeline::apply`], with the mods made one at a time by a source that can fail
+    /// (decoding a bundle as it is applied); see [`FlowEditor::apply_from`].
+    pub fn apply_from<M, E>(
+        &self,
+        mods: impl IntoIterator<Item = Result<M, E>>,
+    ) -> Result<Vec<FlowRemoved>, SourcedBatchError<E>>
+    where
+        M: std::borrow::Borrow<FlowMod>,
+    {
+        self.editor().apply_from(mods, self.now_ms())
+    }
+
     /// Removes flows past their idle or hard timeout and ages the MAC table. Call about once
     /// a second.
     pub fn expire(&self) -> Vec<FlowRemoved> {
@@ -184,13 +198,7 @@ impl Pipeline {
 
     /// Totals over the flows `filter` selects.
     pub fn aggregate(&self, filter: &FlowFilter) -> AggregateStats {
-        self.dump_flows(filter)
-            .iter()
-            .fold(AggregateStats::default(), |a, f| AggregateStats {
-                packets: a.packets + f.packets,
-                bytes: a.bytes + f.bytes,
-                flows: a.flows + 1,
-            })
+        self.editor().aggregate(filter)
     }
 
     /// Statistics of every table.

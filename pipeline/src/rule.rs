@@ -21,6 +21,11 @@ use crate::flow_match::Match;
 use crate::key::{FlowKey, KEY_WORDS};
 
 /// The mask of a match and the order its fields were given in.
+///
+/// Two shapes with the same mask but another field order are different shapes (each rule
+/// gives its match back in its own order), but they select the same packets: OpenFlow's
+/// identity of a flow (strict commands, an add replacing a flow) compares [`MatchShape::mask`]
+/// only, through [`MatchShape::mask_hash`].
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MatchShape {
     /// The fields with their masks, in the order given.
@@ -29,6 +34,8 @@ pub struct MatchShape {
     pub mask: FlowKey,
     /// Indices of the key words the mask touches, ascending.
     pub words: Box<[u8]>,
+    /// `key::hash_words` of the mask's words: equal for shapes with equal masks.
+    pub mask_hash: u64,
 }
 
 impl MatchShape {
@@ -41,9 +48,24 @@ impl MatchShape {
             .collect();
         MatchShape {
             fields: m.fields().iter().map(|f| (f.field, f.mask)).collect(),
+            mask_hash: crate::key::hash_words(&mask.words),
             mask,
             words,
         }
+    }
+
+    /// The key words of `value` this shape looks at, one per [`MatchShape::words`].
+    pub fn key_words(&self, value: &FlowKey) -> Box<[u64]> {
+        self.words
+            .iter()
+            .map(|&w| value.words[usize::from(w)])
+            .collect()
+    }
+
+    /// True when both shapes match the same bits (the field order aside).
+    #[inline]
+    pub fn same_mask(&self, other: &MatchShape) -> bool {
+        std::ptr::eq(self, other) || (self.mask_hash == other.mask_hash && self.mask == other.mask)
     }
 }
 
@@ -96,12 +118,7 @@ impl Rule {
         instructions: Arc<Vec<Instruction>>,
         now_ms: u64,
     ) -> Self {
-        let value = spec.matching.to_masked_key().value;
-        let key: Box<[u64]> = shape
-            .words
-            .iter()
-            .map(|&w| value.words[usize::from(w)])
-            .collect();
+        let key = shape.key_words(&spec.matching.to_masked_key().value);
         Rule {
             key_hash: crate::key::hash_words(&key) as u32,
             table: spec.table,

@@ -1,6 +1,6 @@
 //! The flow tables as packet workers see them: an immutable snapshot per batch, no locks.
 //!
-//! [`Tables`] holds the 255 classifiers, the ports the pipeline may flood to, and a
+//! [`Tables`] holds the [`N_TABLES`] classifiers, the ports the pipeline may flood to, and a
 //! generation number that changes whenever any of them changes. It is kept twice with
 //! `left-right`: packet workers read one copy through a [`TablesReader`] (an atomic epoch
 //! increment, never a lock) while the control path edits the other; publishing swaps them and
@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use left_right::{Absorb, ReadGuard, ReadHandle, ReadHandleFactory, WriteHandle};
 
-use crate::action::{MAX_TABLE, TableId};
+use crate::action::{N_TABLES, TableId};
 use crate::classifier::Classifier;
 use crate::rule::Rule;
 
@@ -42,7 +42,7 @@ pub struct Tables {
 impl Default for Tables {
     fn default() -> Self {
         Tables {
-            tables: vec![Classifier::new(); usize::from(MAX_TABLE) + 1],
+            tables: vec![Classifier::new(); usize::from(N_TABLES)],
             ports: Arc::default(),
             generation: 0,
         }
@@ -50,7 +50,7 @@ impl Default for Tables {
 }
 
 impl Tables {
-    /// The classifier of table `id` (an empty one for ids past 254).
+    /// The classifier of table `id` (an empty one for ids past the last table).
     #[inline]
     pub fn table(&self, id: TableId) -> &Classifier {
         static EMPTY: Classifier = Classifier::EMPTY;

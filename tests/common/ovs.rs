@@ -63,6 +63,18 @@ pub fn free_port() -> u16 {
         .expect("bind 127.0.0.1:0")
 }
 
+/// Waits (up to 20 s, then panics) until `who` accepts connections on 127.0.0.1:`port`.
+pub fn wait_listening(port: u16, who: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{who} does not listen on 127.0.0.1:{port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Ovs {
     /// Why OVS tests cannot run here, if they cannot.
     pub fn unavailable() -> Option<String> {
@@ -221,14 +233,7 @@ impl Ovs {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         self.vsctl(&refs);
         self.bridges.push(name.clone());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "bridge {name} does not listen on {ptcp}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(port, &format!("bridge {name}"));
         Bridge {
             name,
             target: format!("tcp:127.0.0.1:{port}"),

@@ -120,7 +120,21 @@ pub fn run(cmd: &LabCommand) -> Result<(), LabError> {
     }
 }
 
+/// Whether this process runs as root (the lab creates namespaces and AF_XDP sockets).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    })
+}
+
 fn check_args(a: &LabArgs) -> Result<Plan, LabError> {
+    if !is_root() {
+        return Err(LabError::Usage(
+            "wyvern lab creates network namespaces, veth pairs and AF_XDP sockets: run it as root"
+                .into(),
+        ));
+    }
     if !(1..=4).contains(&a.nodes) {
         return Err(LabError::Usage(format!("--nodes {}: use 1 to 4", a.nodes)));
     }

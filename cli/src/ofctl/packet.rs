@@ -108,7 +108,7 @@ pub fn packet_out(a: &PacketOutArgs) -> Result<(), OfctlError> {
         }
     };
     let mut s = a.conn.connect(&target)?;
-    s.client.transact(&msgs).map_err(|e| s.fail(e))
+    s.client.transact(msgs).map_err(|e| s.fail(e))
 }
 
 pub fn monitor(a: &MonitorArgs) -> Result<(), OfctlError> {
@@ -135,7 +135,7 @@ pub fn monitor(a: &MonitorArgs) -> Result<(), OfctlError> {
             flags,
             miss_send_len,
         });
-        s.client.transact(&[set]).map_err(|e| s.fail(e))?;
+        s.client.transact([set]).map_err(|e| s.fail(e))?;
     }
     s.client.set_timeout(None);
     loop {

@@ -25,6 +25,7 @@ Prints `READY` once listening, a JSON line when a switch connects (`connected`) 
 import argparse
 import ipaddress
 import json
+import os
 import socket
 import sys
 import tomllib
@@ -33,7 +34,6 @@ from os_ken.lib import hub
 
 hub.patch(thread=False)
 
-from os_ken import cfg  # noqa: E402
 from os_ken.base import app_manager  # noqa: E402
 from os_ken.controller import ofp_event  # noqa: E402
 from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls  # noqa: E402
@@ -220,14 +220,12 @@ def main():
     ap.add_argument("--quiet", action="store_true", help="no line per decision")
     a = ap.parse_args()
     OPTIONS.config, OPTIONS.chassis, OPTIONS.quiet = a.config, a.chassis, a.quiet
-    cfg.CONF(args=["--ofp-tcp-listen-port", a.port, "--ofp-listen-host", a.host], project="os_ken")
     # os-ken imports the app by module name: let that be this module, options and all.
     sys.modules.setdefault("osken_l3", sys.modules[__name__])
-    mgr = app_manager.AppManager.get_instance()
-    mgr.load_apps(["osken_l3"])
-    services = mgr.instantiate_apps(**mgr.create_contexts())
-    print("READY", flush=True)
-    hub.joinall(services)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from osken_serve import serve  # noqa: E402
+
+    serve("osken_l3", "osken_l3", a.port, a.host)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from os_ken.lib import hub
 
 hub.patch(thread=False)
 
-from os_ken import cfg  # noqa: E402
 from os_ken.base import app_manager  # noqa: E402
 from os_ken.controller import ofp_event  # noqa: E402
 from os_ken.controller.handler import CONFIG_DISPATCHER, MAIN_DISPATCHER, set_ev_cls  # noqa: E402
@@ -145,17 +144,8 @@ class Peer(app_manager.OSKenApp):
             finish()
 
 
-def main():
-    port = sys.argv[1]
-    cfg.CONF(args=["--ofp-tcp-listen-port", port, "--ofp-listen-host", "127.0.0.1"],
-             project="os_ken")
-    mgr = app_manager.AppManager.get_instance()
-    mgr.load_apps([__name__ if __name__ != "__main__" else "osken_peer"])
-    services = mgr.instantiate_apps(**mgr.create_contexts())
-    print("READY", flush=True)
-    hub.joinall(services)
-
-
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    main()
+    from osken_serve import serve  # noqa: E402
+
+    serve(__name__, "osken_peer", sys.argv[1])

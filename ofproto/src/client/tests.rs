@@ -9,6 +9,7 @@ use wyvern_pipeline::flow_match::Match;
 
 use super::*;
 use crate::error::{BadRequestCode, FlowModFailedCode};
+use crate::msg::experimenter::{BUNDLE_ATOMIC, BUNDLE_ORDERED};
 use crate::msg::{FlowModMsg, PacketIn, PacketInReason};
 
 /// The switch side of a socket pair.
@@ -287,7 +288,7 @@ fn transact_pipelines_and_returns_the_first_error() {
             Message::FlowMod(FlowModMsg::new(FlowMod::add(spec)))
         })
         .collect();
-    let e = c.transact(&msgs).unwrap_err();
+    let e = c.transact(msgs).unwrap_err();
     match e {
         ClientError::Peer { xid, error } => {
             assert_eq!(xid, 2 + 7);
@@ -335,7 +336,7 @@ fn bundle_opens_adds_and_commits() {
         }
     });
     let fm = Message::FlowMod(FlowModMsg::new(FlowMod::add(FlowSpec::default())));
-    c.bundle(0, &[fm.clone(), fm]).unwrap();
+    c.bundle(0, vec![fm.clone(), fm]).unwrap();
     t.join().unwrap();
 }
 

@@ -185,7 +185,7 @@ impl Experimenter {
                 out.put_u32(b.bundle_id);
                 out.put_zeros(2);
                 out.put_u16(b.flags);
-                out.extend_from_slice(&crate::codec::encode(&b.message, b.xid));
+                crate::codec::encode_into(&b.message, b.xid, out);
                 out.extend_from_slice(&b.trailer);
             }
             Experimenter::AdminRequest(words) => {

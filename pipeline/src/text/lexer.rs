@@ -34,8 +34,44 @@ pub(super) struct Lexer<'a> {
     actions_to_end: bool,
 }
 
+/// Byte classes, looked up once per byte: flow text is scanned byte by byte several times.
+const SEP: u8 = 1;
+/// `=`, `:`, `(` and `)` end a key.
+const KEY_END: u8 = 2;
+const OPEN: u8 = 4;
+const CLOSE: u8 = 8;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    let seps = b", \t\r\n";
+    while i < seps.len() {
+        t[seps[i] as usize] = SEP;
+        i += 1;
+    }
+    t[b'=' as usize] = KEY_END;
+    t[b':' as usize] = KEY_END;
+    t[b'(' as usize] = KEY_END | OPEN;
+    t[b')' as usize] = KEY_END | CLOSE;
+    t
+};
+
+#[inline]
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b)]
+}
+
 fn is_sep(b: u8) -> bool {
-    matches!(b, b',' | b' ' | b'\t' | b'\r' | b'\n')
+    class(b) & SEP != 0
+}
+
+/// The first position at or after `pos` whose byte has one of the `classes`.
+#[inline]
+fn skip_until(b: &[u8], mut pos: usize, classes: u8) -> usize {
+    while pos < b.len() && class(b[pos]) & classes == 0 {
+        pos += 1;
+    }
+    pos
 }
 
 impl<'a> Lexer<'a> {
@@ -86,12 +122,7 @@ impl<'a> Iterator for Lexer<'a> {
             return None;
         }
         let start = self.pos;
-        while self.pos < b.len()
-            && !is_sep(b[self.pos])
-            && !matches!(b[self.pos], b'=' | b':' | b'(' | b')')
-        {
-            self.pos += 1;
-        }
+        self.pos = skip_until(b, self.pos, SEP | KEY_END);
         let key = &s[start..self.pos];
         if self.pos >= b.len() || is_sep(b[self.pos]) {
             return Some(Ok(Token {
@@ -160,15 +191,17 @@ impl<'a> Iterator for Lexer<'a> {
             }));
         }
         let mut depth = 0usize;
-        while self.pos < b.len() {
-            match b[self.pos] {
+        loop {
+            self.pos = skip_until(b, self.pos, SEP | OPEN | CLOSE);
+            let Some(&c) = b.get(self.pos) else { break };
+            match c {
                 b'(' => depth += 1,
                 b')' if depth == 0 => {
                     let text = self.token_end(start).to_string();
                     return self.fail(TextError::Unbalanced(text));
                 }
                 b')' => depth -= 1,
-                c if depth == 0 && is_sep(c) => break,
+                _ if depth == 0 => break,
                 _ => {}
             }
             self.pos += 1;

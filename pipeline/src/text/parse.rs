@@ -212,18 +212,19 @@ pub fn parse_packet(s: &str) -> Result<FlowKey, TextError> {
 
 /// A field as given, before the protocol is known.
 #[derive(Debug)]
-struct Item {
+struct Item<'a> {
     field: Field,
     value: u128,
     mask: u128,
     /// The name was `tp_src`/`tp_dst`/`icmp_type`/`icmp_code`: refine by the protocol.
     refine: bool,
-    token: String,
+    /// The token as written, for errors.
+    token: &'a str,
 }
 
 #[derive(Debug)]
-enum Pending {
-    Field(Item),
+enum Pending<'a> {
+    Field(Item<'a>),
     /// Where the merged VLAN words go.
     Vlan,
 }
@@ -231,34 +232,34 @@ enum Pending {
 /// The VLAN words (`dl_vlan`, `dl_vlan_pcp`, `vlan_tci`, `vlan_vid`) merged into one TCI
 /// value and mask (bits 0..12 = OpenFlow VLAN_VID with the 0x1000 present bit, 13..15 = PCP).
 #[derive(Debug, Default)]
-struct Vlan {
+struct Vlan<'a> {
     value: u16,
     mask: u16,
     vid: bool,
     pcp: bool,
-    token: String,
+    token: &'a str,
 }
 
 #[derive(Debug, Default)]
-struct MatchBuilder {
-    items: Vec<Pending>,
-    vlan: Option<Vlan>,
+struct MatchBuilder<'a> {
+    items: Vec<Pending<'a>>,
+    vlan: Option<Vlan<'a>>,
     exact_only: bool,
 }
 
-impl MatchBuilder {
-    fn push(&mut self, field: Field, value: u128, mask: u128, refine: bool, tok: &Token<'_>) {
+impl<'a> MatchBuilder<'a> {
+    fn push(&mut self, field: Field, value: u128, mask: u128, refine: bool, tok: &Token<'a>) {
         self.items.push(Pending::Field(Item {
             field,
             value,
             mask,
             refine,
-            token: tok.text(),
+            token: tok.text,
         }));
     }
 
     /// One match item: a shorthand word or `field=value`.
-    fn item(&mut self, tok: &Token<'_>) -> Result<(), TextError> {
+    fn item(&mut self, tok: &Token<'a>) -> Result<(), TextError> {
         let Some(v) = tok.value else {
             if let Some(&(_, eth, proto)) = SHORTHANDS.iter().find(|s| s.0 == tok.key) {
                 self.push(Field::EthType, u128::from(eth), 0xffff, false, tok);
@@ -317,7 +318,7 @@ impl MatchBuilder {
         Ok(())
     }
 
-    fn vlan(&mut self, tok: &Token<'_>, v: &str) -> Result<(), TextError> {
+    fn vlan(&mut self, tok: &Token<'a>, v: &str) -> Result<(), TextError> {
         let masked = |max: u128| -> Result<(u16, u16), TextError> {
             let (value, mask) = match v.split_once('/') {
                 Some((a, b)) => (parse_bounded(a, max), parse_bounded(b, max)),
@@ -355,7 +356,7 @@ impl MatchBuilder {
             self.items.push(Pending::Vlan);
         }
         let acc = self.vlan.get_or_insert_with(|| Vlan {
-            token: tok.text(),
+            token: tok.text,
             ..Vlan::default()
         });
         let twice = (vid && acc.vid) || (pcp && acc.pcp);
@@ -388,7 +389,7 @@ impl MatchBuilder {
     /// The match, with shared names resolved, VLAN words merged and prerequisites checked.
     fn finish(self) -> Result<Match, TextError> {
         let proto = self.ip_proto();
-        let mut m = Match::new();
+        let mut m = Match::with_capacity(self.items.len());
         let add = |m: &mut Match, field: Field, value, mask, token: &str| {
             let same = m
                 .get(field)
@@ -410,16 +411,16 @@ impl MatchBuilder {
                     } else {
                         i.field
                     };
-                    add(&mut m, field, i.value, i.mask, &i.token)?;
+                    add(&mut m, field, i.value, i.mask, i.token)?;
                 }
                 Pending::Vlan => {
                     let Some(vlan) = &self.vlan else { continue };
                     let (vid, pcp) = vlan_fields(vlan)?;
                     if let Some((v, mask)) = vid {
-                        add(&mut m, Field::VlanVid, v, mask, &vlan.token)?;
+                        add(&mut m, Field::VlanVid, v, mask, vlan.token)?;
                     }
                     if let Some(p) = pcp {
-                        add(&mut m, Field::VlanPcp, p, 7, &vlan.token)?;
+                        add(&mut m, Field::VlanPcp, p, 7, vlan.token)?;
                     }
                 }
             }
@@ -435,7 +436,7 @@ fn vlan_fields(vlan: &Vlan) -> Result<(Option<(u128, u128)>, Option<u128>), Text
     let (mut v, mut m) = (vlan.value, vlan.mask);
     let pcp_mask = m & 0xe000;
     let not_allowed = |why| TextError::NotAllowed {
-        token: vlan.token.clone(),
+        token: vlan.token.to_string(),
         why,
     };
     if pcp_mask != 0 && pcp_mask != 0xe000 {
@@ -443,7 +444,7 @@ fn vlan_fields(vlan: &Vlan) -> Result<(Option<(u128, u128)>, Option<u128>), Text
             error: MatchError::NotMaskable {
                 field: Field::VlanPcp,
             },
-            token: vlan.token.clone(),
+            token: vlan.token.to_string(),
         });
     }
     if pcp_mask != 0 {
