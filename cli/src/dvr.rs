@@ -243,7 +243,8 @@ impl Dvr {
         sh.tunnel_port == Some(no) || sh.open.values().any(|(n, _)| *n == no)
     }
 
-    /// This chassis, its ports and the controller's counters, for `wyvern topology show`.
+    /// This chassis, its ports, the controller's counters and the packet-ins queued for it or
+    /// dropped on a full queue, for `wyvern topology show`.
     pub fn show(&self) -> String {
         let sh = self.shared();
         let mut out = format!(
@@ -270,14 +271,17 @@ impl Dvr {
             out.push_str(&format!("tunnel {TUNNEL_PORT}: ofport {t}\n"));
         }
         let c = &sh.controller.counters;
+        let p = self.pipeline.counters();
         out.push_str(&format!(
-            "flows compiled: {}\nl3: routed {}, echo replies {}, ttl exceeded {}, rate limited {}, no route {}\n",
+            "flows compiled: {}\nl3: routed {}, echo replies {}, ttl exceeded {}, rate limited {}, no route {}\npacket-ins: queued {}, dropped {} (queue full)\n",
             sh.installed.len(),
             c.routed,
             c.echo_replies,
             c.ttl_exceeded,
             c.rate_limited,
-            c.no_route
+            c.no_route,
+            p.packet_ins,
+            p.packet_ins_dropped,
         ));
         out
     }

@@ -234,9 +234,15 @@ fn the_blog_end_to_end_over_afxdp() {
     // Within net1, traffic stays L2: no route is learned, the controller routes nothing more.
     lab.ping_all("vm3", VM1, 2);
     assert_eq!(lab.routes("node1").len(), 2);
+    let show = lab.verb("node1", "topology", &["show"]);
+    assert!(show.contains("routed 1,"), "{show}");
+    // Two packet-ins: the route and the ping to the router (workers credit their counters
+    // within 100 ms of going idle).
     assert!(
-        lab.verb("node1", "topology", &["show"])
-            .contains("routed 1,")
+        eventually(5, || lab
+            .verb("node1", "topology", &["show"])
+            .contains("packet-ins: queued 2, dropped 0 (queue full)")),
+        "{show}"
     );
 
     // net1 cannot reach net2 except through the router: not by ARP on a direct route, not
