@@ -9,7 +9,7 @@
 //! nothing that did not change is touched (see its documentation).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing::{info, warn};
@@ -259,12 +259,11 @@ impl Dvr {
             },
         );
         for (name, (no, p)) in &sh.open {
-            let ips: Vec<String> = p.ips.iter().map(|ip| ip.to_string()).collect();
             out.push_str(&format!(
                 "port {name}: ofport {no}, network {}, mac {}, ips {}\n",
                 p.network,
                 p.mac,
-                ips.join(" ")
+                address_list(&p.ips)
             ));
         }
         if let Some(t) = sh.tunnel_port {
@@ -422,6 +421,23 @@ impl Dvr {
     }
 }
 
+/// Most addresses `topology show` lists for one port: the whole reply must fit one OpenFlow
+/// message (64 KiB), and a port may own thousands.
+const SHOWN_ADDRESSES: usize = 8;
+
+/// A port's addresses, the first [`SHOWN_ADDRESSES`] of them when there are more.
+fn address_list(ips: &[Ipv4Addr]) -> String {
+    let shown: Vec<String> = ips
+        .iter()
+        .take(SHOWN_ADDRESSES)
+        .map(|ip| ip.to_string())
+        .collect();
+    match ips.len() {
+        n if n > SHOWN_ADDRESSES => format!("{} ... ({n} in all)", shown.join(" ")),
+        _ => shown.join(" "),
+    }
+}
+
 fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let v: Vec<&str> = names.collect();
     if v.is_empty() {
@@ -477,5 +493,20 @@ impl PacketInHook for L3Hook {
         sh.controller
             .handle_batch(&self.pipeline, batch.iter().filter(|p| is_routers(p)));
         batch.retain(|p| !is_routers(p));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_address_lists_are_cut_with_their_count() {
+        let ips: Vec<Ipv4Addr> = (1..=20).map(|n| Ipv4Addr::new(10, 3, 1, n)).collect();
+        assert_eq!(address_list(&ips[..2]), "10.3.1.1 10.3.1.2");
+        assert_eq!(
+            address_list(&ips),
+            "10.3.1.1 10.3.1.2 10.3.1.3 10.3.1.4 10.3.1.5 10.3.1.6 10.3.1.7 10.3.1.8 ... (20 in all)"
+        );
     }
 }
