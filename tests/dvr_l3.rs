@@ -2,6 +2,7 @@
 //! frames through a packet worker (no root needed; the namespace lab runs the same code).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[path = "common/dvr.rs"]
 mod dvr;
@@ -16,8 +17,9 @@ use wyvern_pipeline::dvr::controller::{Outcome, route_cookie};
 use wyvern_pipeline::dvr::topology::Topology;
 use wyvern_pipeline::field::Field;
 use wyvern_pipeline::flowmod::FlowLimits;
+use wyvern_pipeline::pipeline::PacketOutError;
 use wyvern_pipeline::wire::{self};
-use wyvern_pipeline::{Pipeline, PipelineConfig};
+use wyvern_pipeline::{PacketMeta, Pipeline, PipelineConfig};
 
 const TOPOLOGY: &str = include_str!("../examples/blog-lab.toml");
 
@@ -119,7 +121,6 @@ fn removing_a_port_deletes_its_learned_flows_by_cookie() {
 
 #[test]
 fn the_packet_in_and_inject_wakers_fire_for_the_first_packet() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let mut lab = lab(L3Mode::Reactive);
     let woken_pin = Arc::new(AtomicUsize::new(0));
     let woken_inj = Arc::new(AtomicUsize::new(0));
@@ -265,6 +266,11 @@ fn a_batch_of_pairs_is_routed_together_and_a_refused_pair_costs_the_others_nothi
     }
     let batch: Vec<_> = std::iter::from_fn(|| lab.pipeline.next_packet_in()).collect();
     assert_eq!(batch.len(), 3);
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let w = wakes.clone();
+    lab.pipeline.set_inject_waker(Box::new(move || {
+        w.fetch_add(1, Ordering::Relaxed);
+    }));
     let outcomes = lab.l3.handle_batch(&lab.pipeline, &batch);
     assert_eq!(
         outcomes,
@@ -282,8 +288,37 @@ fn a_batch_of_pairs_is_routed_together_and_a_refused_pair_costs_the_others_nothi
         "the first packets of the two routed pairs"
     );
     assert!(injected.iter().all(|i| i.port == 11));
+    assert_eq!(
+        wakes.load(Ordering::Relaxed),
+        1,
+        "one datapath wake-up for the batch"
+    );
     assert_eq!(lab.l3.counters.routed, 2);
     assert_eq!(lab.l3.counters.no_route, 1);
+}
+
+#[test]
+fn resubmit_all_queues_every_frame_up_to_the_first_that_fails() {
+    let lab = lab(L3Mode::Proactive);
+    let ping = icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64);
+    let meta = PacketMeta::default();
+    let frames = [
+        (12, meta, ping.as_slice()),
+        (12, meta, &ping[..10]),
+        (12, meta, ping.as_slice()),
+    ];
+    assert_eq!(
+        lab.pipeline.resubmit_all(0, frames),
+        Err(PacketOutError::Runt(10))
+    );
+    let injected: Vec<_> = std::iter::from_fn(|| lab.pipeline.take_injected()).collect();
+    assert_eq!(injected.len(), 1, "the frame before the runt, routed");
+    assert_eq!(injected[0].port, 11);
+    assert_eq!(
+        lab.pipeline
+            .resubmit_all(0, [(12, meta, ping.as_slice()); 3]),
+        Ok(3)
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`apply`](Pipeline::apply), [`apply_from`](Pipeline::apply_from) | a batch of flow mods, atomically (all or none) |
 //! | [`packet_out`](Pipeline::packet_out) | runs a frame through actions (or the tables) and queues the result for the datapath |
+//! | [`resubmit`](Pipeline::resubmit), [`resubmit_all`](Pipeline::resubmit_all) | runs frames through the tables from a table (the built-in controller's re-injection), queued likewise |
 //! | [`next_packet_in`](Pipeline::next_packet_in) | the next packet for the controller, from a bounded queue |
 //! | [`expire`](Pipeline::expire) | removes timed-out flows and old MAC entries; returns flow-removed events |
 //! | [`dump_flows`](Pipeline::dump_flows), [`aggregate`](Pipeline::aggregate), [`table_stats`](Pipeline::table_stats), [`counters`](Pipeline::counters) | statistics |
@@ -274,7 +275,7 @@ impl Pipeline {
         actions: &[Action],
         data: &[u8],
     ) -> Result<usize, PacketOutError> {
-        self.inject(in_port, meta, data, |tables, key| {
+        self.inject([(in_port, meta, data)], |tables, key| {
             translate_actions(tables, key, actions, None)
         })
     }
@@ -288,68 +289,53 @@ impl Pipeline {
         table: u8,
         data: &[u8],
     ) -> Result<usize, PacketOutError> {
-        self.inject(in_port, meta, data, |tables, key| {
-            translate(tables, key, table, None)
-        })
+        self.resubmit_all(table, [(in_port, meta, data)])
     }
 
-    fn inject(
+    /// [`Pipeline::resubmit`] of many frames, each `(in_port, meta, data)`, on one snapshot of
+    /// the tables and with one wake-up of the datapath for all (how the built-in controller
+    /// re-injects the first packets of a batch of new host pairs). Stops at the first frame
+    /// that fails and returns its error; the frames before it stay queued.
+    pub fn resubmit_all<'a>(
         &self,
-        in_port: u32,
-        meta: PacketMeta,
-        data: &[u8],
-        run: impl FnOnce(&crate::tables::Tables, &FlowKey) -> Translation,
+        table: u8,
+        frames: impl IntoIterator<Item = (u32, PacketMeta, &'a [u8])>,
     ) -> Result<usize, PacketOutError> {
-        const HEADROOM: usize = 64;
-        let mut buf = vec![0u8; HEADROOM + data.len()];
-        buf[HEADROOM..].copy_from_slice(data);
-        let mut frame =
-            Frame::new(&mut buf, HEADROOM, data.len()).ok_or(PacketOutError::Runt(data.len()))?;
-        let mut key = FlowKey::default();
-        meta.write_to(&mut key);
-        let layout = match wire::extract(frame.bytes(), in_port, &mut key) {
-            Ok(l) => l,
-            Err(stop) if stop.reason.is_drop() => return Err(PacketOutError::Runt(data.len())),
-            Err(stop) => stop.layout,
-        };
+        self.inject(frames, |tables, key| translate(tables, key, table, None))
+    }
+
+    /// Runs every frame through `run`'s translation, executes it and queues the outputs for
+    /// the datapath; wakes the datapath once at the end (and the controller, if a frame went
+    /// to it).
+    fn inject<'a>(
+        &self,
+        frames: impl IntoIterator<Item = (u32, PacketMeta, &'a [u8])>,
+        run: impl Fn(&crate::tables::Tables, &FlowKey) -> Translation,
+    ) -> Result<usize, PacketOutError> {
         let reader = self.readers.reader();
         let Some(tables) = reader.enter() else {
             return Ok(0);
         };
-        let t = run(&tables, &key);
         let mut counters = WorkerCounters::default();
-        let mut out = Verdicts::default();
-        let mut env = ExecEnv {
-            macs: &self.macs,
-            ports: tables.ports(),
-            packet_ins: &self.packet_ins,
+        let mut injector = Injector {
+            pipeline: self,
+            tables: &tables,
             counters: &mut counters,
+            buf: Vec::new(),
+            out: Verdicts::default(),
             now_ms: self.now_ms(),
+            queued: 0,
         };
-        execute(&t, 0, &mut frame, layout, meta, &mut out, &mut env);
+        let result = frames
+            .into_iter()
+            .try_for_each(|(in_port, meta, data)| injector.inject(in_port, meta, data, &run));
+        let queued = injector.queued;
+        drop(injector);
         drop(tables);
         if counters.packet_ins > 0 {
             self.wake_packet_in();
         }
         self.counters.absorb(&mut counters);
-        let final_bytes = frame.bytes().to_vec();
-        let mut queued = 0;
-        let mut result = Ok(());
-        for e in &out.emits {
-            let data = out
-                .copy_bytes(e.data)
-                .map_or_else(|| final_bytes.clone(), <[u8]>::to_vec);
-            let injected = Injected {
-                port: e.port,
-                meta: e.meta,
-                data,
-            };
-            if self.injected.push(injected).is_err() {
-                result = Err(PacketOutError::QueueFull);
-                break;
-            }
-            queued += 1;
-        }
         if queued > 0
             && let Some(w) = &*self.inject_waker.load()
         {
@@ -383,5 +369,72 @@ impl Pipeline {
 
     pub(crate) fn counters_sink(&self) -> &PipelineCounters {
         &self.counters
+    }
+}
+
+/// Runs injected frames through one snapshot of the tables (see [`Pipeline::resubmit_all`]).
+struct Injector<'a> {
+    pipeline: &'a Pipeline,
+    tables: &'a crate::tables::Tables,
+    counters: &'a mut WorkerCounters,
+    /// The frame being run, with headroom for pushed headers (reused).
+    buf: Vec<u8>,
+    out: Verdicts,
+    now_ms: u64,
+    /// Frames queued for the datapath so far.
+    queued: usize,
+}
+
+impl Injector<'_> {
+    /// Runs `data`, as received on `in_port`, through `run`'s translation and queues what
+    /// comes out.
+    fn inject(
+        &mut self,
+        in_port: u32,
+        meta: PacketMeta,
+        data: &[u8],
+        run: impl Fn(&crate::tables::Tables, &FlowKey) -> Translation,
+    ) -> Result<(), PacketOutError> {
+        const HEADROOM: usize = 64;
+        self.buf.clear();
+        self.buf.resize(HEADROOM, 0);
+        self.buf.extend_from_slice(data);
+        let mut frame = Frame::new(&mut self.buf, HEADROOM, data.len())
+            .ok_or(PacketOutError::Runt(data.len()))?;
+        let mut key = FlowKey::default();
+        meta.write_to(&mut key);
+        let layout = match wire::extract(frame.bytes(), in_port, &mut key) {
+            Ok(l) => l,
+            Err(stop) if stop.reason.is_drop() => return Err(PacketOutError::Runt(data.len())),
+            Err(stop) => stop.layout,
+        };
+        let t = run(self.tables, &key);
+        let p = self.pipeline;
+        let mut env = ExecEnv {
+            macs: &p.macs,
+            ports: self.tables.ports(),
+            packet_ins: &p.packet_ins,
+            counters: self.counters,
+            now_ms: self.now_ms,
+        };
+        self.out.clear();
+        execute(&t, 0, &mut frame, layout, meta, &mut self.out, &mut env);
+        let final_bytes = frame.bytes();
+        for e in &self.out.emits {
+            let data = self
+                .out
+                .copy_bytes(e.data)
+                .map_or_else(|| final_bytes.to_vec(), <[u8]>::to_vec);
+            let injected = Injected {
+                port: e.port,
+                meta: e.meta,
+                data,
+            };
+            if p.injected.push(injected).is_err() {
+                return Err(PacketOutError::QueueFull);
+            }
+            self.queued += 1;
+        }
+        Ok(())
     }
 }

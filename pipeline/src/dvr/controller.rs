@@ -478,7 +478,8 @@ struct PendingRoute<'a> {
 
 /// Installs the flows of `routes` (all of `mods`) in one batch — or, if the switch refuses
 /// it, each route's on its own, turning the refused ones into [`Outcome::NoRoute`] — then
-/// re-injects the first packet of each route that has its flows, at table 0.
+/// re-injects the first packet of each route that has its flows, at table 0, all on one
+/// snapshot of the tables with one wake-up of the datapath.
 fn install(
     pipeline: &Pipeline,
     mods: &[FlowMod],
@@ -496,21 +497,21 @@ fn install(
             }
         }
     }
-    for r in routes {
-        if !matches!(outcomes[r.outcome], Outcome::Routed { .. }) {
-            continue;
-        }
-        let k = &r.pin.key;
-        let meta = PacketMeta {
-            tun_id: k.get(Field::TunId) as u64,
-            tun_src: k.get(Field::TunSrc) as u32,
-            tun_dst: k.get(Field::TunDst) as u32,
-            pkt_mark: k.get(Field::PktMark) as u32,
-        };
-        let in_port = k.get(Field::InPort) as u32;
-        if let Err(e) = pipeline.resubmit(in_port, meta, 0, &r.pin.data) {
-            tracing::warn!(%e, "l3: re-injecting the first packet failed");
-        }
+    let first_packets = routes
+        .iter()
+        .filter(|r| matches!(outcomes[r.outcome], Outcome::Routed { .. }))
+        .map(|r| {
+            let k = &r.pin.key;
+            let meta = PacketMeta {
+                tun_id: k.get(Field::TunId) as u64,
+                tun_src: k.get(Field::TunSrc) as u32,
+                tun_dst: k.get(Field::TunDst) as u32,
+                pkt_mark: k.get(Field::PktMark) as u32,
+            };
+            (k.get(Field::InPort) as u32, meta, r.pin.data.as_slice())
+        });
+    if let Err(e) = pipeline.resubmit_all(0, first_packets) {
+        tracing::warn!(%e, "l3: re-injecting first packets failed");
     }
 }
 
