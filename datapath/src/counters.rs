@@ -99,6 +99,10 @@ pub struct PortCounters {
     pub tx_dropped: u64,
     /// Failed transmit calls (errors other than "would block").
     pub tx_errors: u64,
+    /// Of `tx_packets`, frames sent without copying them anywhere in this process: an AF_XDP
+    /// port handing the kernel the UMEM frame the frame was received into. The others were
+    /// copied on the way (into a UMEM frame, by a `write(2)` or `send(2)`, ...).
+    pub tx_zero_copy: u64,
     /// Drops by reason, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
 }

@@ -105,9 +105,10 @@ pub trait Port: Send + fmt::Debug {
     fn recv_burst(&mut self, out: &mut Burst) -> Result<usize>;
 
     /// Transmit `frames`; returns how many were handed to the device. Frames not sent (ring
-    /// full, malformed) are dropped and counted, never retried. Frames may be modified in place
-    /// while sending (a tunnel port prepends its headers in the headroom) but hold the same
-    /// frame again when this returns.
+    /// full, malformed) are dropped and counted, never retried. The buffers' contents are
+    /// unspecified afterwards: a port may modify a frame in place while sending (a tunnel port
+    /// prepends its headers in the headroom), and an AF_XDP port takes a buffer's UMEM frame
+    /// (leaving an empty buffer) to send it without a copy.
     fn send_burst(&mut self, frames: &mut [PacketBuf]) -> Result<usize>;
 
     /// The file descriptor that becomes readable when frames are pending, if the port has one

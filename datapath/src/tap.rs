@@ -18,7 +18,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
-use crate::counters::{DropReason, PortCounters, check_frame_len};
+use crate::counters::{DropReason, PortCounters, check_frame_len, max_frame_len};
 use crate::packet::{Burst, PacketBuf};
 use crate::port::{MacAddr, Port, PortError, Result, check_ifname};
 use crate::sys::{self, IfCtl};
@@ -139,7 +139,9 @@ impl Port for TapPort {
 
     fn recv_burst(&mut self, out: &mut Burst) -> Result<usize> {
         let mut n = 0;
-        while let Some(slot) = out.next_slot() {
+        // One byte more than the longest frame, to tell a frame that fills the buffer.
+        let room = max_frame_len(self.mtu) + 1;
+        while let Some(slot) = out.next_slot_with_room(room) {
             match self.file.read(slot.recv_area()) {
                 Ok(len) => {
                     // A read fills at most the buffer; a frame that fills it all may have

@@ -16,12 +16,16 @@
 //! mio's epoll is edge-triggered, so a port stays "ready" while its last receive returned
 //! frames, and is received from again before the worker sleeps.
 //!
-//! ## No allocation per frame
+//! ## No allocation per frame, no copy where it can be helped
 //! The receive burst, the per-port transmit bursts, the verdicts and the pipeline batch vector
-//! are allocated once and reused. A frame going to one port is not copied: its buffer is
-//! swapped into the output burst (or into the other worker's inbox, in exchange for a free
-//! buffer from that worker's pool). Only a frame going to several ports is copied, once per
-//! extra port.
+//! are allocated once and reused. A frame going to one port of this worker is not copied: its
+//! buffer is swapped into the output burst. A frame an AF_XDP port received lives in a UMEM
+//! frame ([`crate::afxdp`]); the AF_XDP ports of one worker share a UMEM, so when such a frame
+//! goes to one of them the port hands the frame itself to the kernel. A frame going to
+//! another worker's port crosses in a heap buffer from that worker's pool: swapped in if the
+//! frame was already in a heap buffer, copied if it is in a UMEM frame (UMEM frames never
+//! leave their worker). A frame going to several ports is copied once per extra port.
+//! [`WorkerStats::tx_zero_copy`] and [`WorkerStats::tx_copied`] count the outcome.
 //!
 //! ## Counters
 //! Per-port counters are the port's own plus the drops the worker makes on its behalf
@@ -116,6 +120,13 @@ pub struct WorkerStats {
     pub injected_oversize: u64,
     /// Receive or send calls that failed (the port counts the details).
     pub port_errors: u64,
+    /// Frames this worker's ports sent without any copy in this process: AF_XDP ports handing
+    /// over the UMEM frame the frame was received into (the sum of the ports'
+    /// [`PortCounters::tx_zero_copy`]).
+    pub tx_zero_copy: u64,
+    /// Frames this worker's ports sent after copying them at least once (into a UMEM frame,
+    /// a buffer of another worker, a TAP device or socket, or a flood's extra copies).
+    pub tx_copied: u64,
 }
 
 #[derive(Debug, Default)]
@@ -127,6 +138,8 @@ pub(crate) struct AtomicWorkerStats {
     injected: AtomicU64,
     injected_oversize: AtomicU64,
     port_errors: AtomicU64,
+    tx_zero_copy: AtomicU64,
+    tx_copied: AtomicU64,
 }
 
 impl AtomicWorkerStats {
@@ -139,6 +152,8 @@ impl AtomicWorkerStats {
         st(&self.injected, s.injected);
         st(&self.injected_oversize, s.injected_oversize);
         st(&self.port_errors, s.port_errors);
+        st(&self.tx_zero_copy, s.tx_zero_copy);
+        st(&self.tx_copied, s.tx_copied);
     }
 
     pub(crate) fn snapshot(&self) -> WorkerStats {
@@ -151,6 +166,8 @@ impl AtomicWorkerStats {
             injected: ld(&self.injected),
             injected_oversize: ld(&self.injected_oversize),
             port_errors: ld(&self.port_errors),
+            tx_zero_copy: ld(&self.tx_zero_copy),
+            tx_copied: ld(&self.tx_copied),
         }
     }
 }
@@ -210,11 +227,19 @@ struct Slot {
     /// already counted as received.
     extra: PortCounters,
     extra_rx_bytes: u64,
+    /// The port's `tx_zero_copy` and copied transmits as last added to [`WorkerStats`].
+    seen_tx: (u64, u64),
 }
 
 impl Slot {
-    fn publish(&self) {
+    /// Publish the port's counters, and add its transmits since the last call to the
+    /// worker's copy counters.
+    fn publish(&mut self, stats: &mut WorkerStats) {
         let mut c = self.port.counters();
+        let tx = (c.tx_zero_copy, c.tx_packets.saturating_sub(c.tx_zero_copy));
+        stats.tx_zero_copy += tx.0.saturating_sub(self.seen_tx.0);
+        stats.tx_copied += tx.1.saturating_sub(self.seen_tx.1);
+        self.seen_tx = tx;
         let x = &self.extra;
         c.rx_packets = c.rx_packets.saturating_sub(x.rx_dropped);
         c.rx_bytes = c.rx_bytes.saturating_sub(self.extra_rx_bytes);
@@ -410,7 +435,8 @@ impl WorkerLoop {
             tracing::warn!(worker = self.index, port = no, error = %e,
                 "cannot register port with epoll; it is busy-polled");
         }
-        let slot = Slot {
+        let before = port.counters();
+        let mut slot = Slot {
             no,
             port,
             shared,
@@ -420,8 +446,12 @@ impl WorkerLoop {
             ready: true,
             extra: PortCounters::default(),
             extra_rx_bytes: 0,
+            seen_tx: (
+                before.tx_zero_copy,
+                before.tx_packets.saturating_sub(before.tx_zero_copy),
+            ),
         };
-        slot.publish();
+        slot.publish(&mut self.stats);
         self.slots[i] = Some(slot);
         self.by_no.insert(no, i);
     }
@@ -431,7 +461,14 @@ impl WorkerLoop {
         let mut slot = self.slots.get_mut(i)?.take()?;
         self.dirty.retain(|&d| d != i);
         let _ = slot.port.deregister(self.poll.registry());
-        slot.publish();
+        slot.publish(&mut self.stats);
+        // UMEM frames the bursts hold keep their UMEM alive: let go of them all, so that the
+        // port's UMEM, if it had one of its own, goes with the port. (The others are taken
+        // again as frames arrive.)
+        self.rx.release_umem();
+        for other in self.slots.iter_mut().flatten() {
+            other.tx.release_umem();
+        }
         Some(slot.port)
     }
 
@@ -452,10 +489,13 @@ impl WorkerLoop {
                             if slot.tx.is_full() {
                                 Self::send_slot(slot, &mut self.stats);
                             }
-                            slot.tx.swap_slot(&mut x.buf);
-                            if !slot.dirty {
-                                slot.dirty = true;
-                                self.dirty.push(i);
+                            if slot.tx.push_from(&mut x.buf) {
+                                if !slot.dirty {
+                                    slot.dirty = true;
+                                    self.dirty.push(i);
+                                }
+                            } else {
+                                slot.extra.tx_drop(DropReason::Oversize, 1);
                             }
                         }
                     }
@@ -516,7 +556,7 @@ impl WorkerLoop {
         };
         slot.ready = n > 0;
         if n == 0 {
-            slot.publish();
+            slot.publish(&mut self.stats);
             return false;
         }
         if slot.shared.config().blocks_rx() {
@@ -524,10 +564,10 @@ impl WorkerLoop {
                 slot.extra.rx_drop(DropReason::AdminDown);
                 slot.extra_rx_bytes += p.len() as u64;
             }
-            slot.publish();
+            slot.publish(&mut self.stats);
             return true;
         }
-        slot.publish();
+        slot.publish(&mut self.stats);
         let in_port = slot.no;
         self.process(in_port);
         true
@@ -636,7 +676,9 @@ impl WorkerLoop {
                 return;
             };
             match (swap, src) {
-                (true, Src::Rx(p)) => std::mem::swap(&mut buf, &mut self.rx.packets_mut()[p]),
+                (true, Src::Rx(p)) if !self.rx.packets()[p].is_umem() => {
+                    std::mem::swap(&mut buf, &mut self.rx.packets_mut()[p]);
+                }
                 _ => {
                     buf.reset();
                     buf.set_frame(bytes);
@@ -667,7 +709,7 @@ impl WorkerLoop {
             tracing::debug!(port = slot.no, error = %e, "send failed");
         }
         slot.tx.clear();
-        slot.publish();
+        slot.publish(stats);
     }
 
     /// Send every gathered output burst.

@@ -10,7 +10,8 @@ mod common;
 use std::net::Ipv4Addr;
 
 use common::{
-    Cleanup, in_netns, ip, netns_exec, ping, ping_until, pipeline_with, prefix, tcp_transfer, veth,
+    Cleanup, TwoHosts, in_netns, ip, netns_exec, ping, ping_until, pipeline_with, prefix,
+    tcp_transfer,
 };
 use wyvern_datapath::afxdp::XdpMode;
 use wyvern_datapath::{Bridge, BridgeConfig, PortKind, PortSpec, PortType};
@@ -37,61 +38,103 @@ fn check_both_ways(ns_a: &str, ns_b: &str, net: u8, bridge: &Bridge) {
     eprintln!("{:#?}", bridge.worker_stats());
 }
 
+/// Two namespaces on veth pairs whose switch-side ends are AF_XDP ports of a bridge with
+/// `workers` workers doing NORMAL switching; 10.`net`.0.1 and .2.
+struct AfxdpLab {
+    // Declared first: the bridge closes its ports before the namespaces go.
+    bridge: Bridge,
+    hosts: TwoHosts,
+}
+
+impl AfxdpLab {
+    fn new(tag: &str, net: u8, workers: usize) -> AfxdpLab {
+        let hosts = TwoHosts::new(tag, net);
+        // AF_XDP sees frames as the sender left them: with checksum offload a veth hands over
+        // TCP segments whose checksum is still to be filled in, which the far namespace would
+        // drop. Checksums are computed by the senders' stacks instead (as OVS's AF_XDP docs
+        // advise for veth).
+        for (ns, dev) in [(&hosts.ns_a, &hosts.a0), (&hosts.ns_b, &hosts.b0)] {
+            let (ok, out) = netns_exec(ns, &["ethtool", "-K", dev, "tx", "off"]);
+            assert!(ok, "ethtool: {out}");
+        }
+        let pipeline = pipeline_with(&["priority=0 actions=NORMAL"]);
+        let config = BridgeConfig {
+            workers,
+            local_port: false,
+            ..BridgeConfig::new(&format!("{}br", prefix(tag)))
+        };
+        let bridge = Bridge::start(pipeline, config).expect("start bridge");
+        let lab = AfxdpLab { bridge, hosts };
+        for (i, name) in [&lab.hosts.a1, &lab.hosts.b1].into_iter().enumerate() {
+            assert_eq!(lab.add_port(name, None), i as u32 + 1);
+        }
+        let ports = lab.bridge.ports();
+        assert!(
+            ports
+                .iter()
+                .all(|p| p.kind == PortType::Afxdp && p.mtu == 1500)
+        );
+        lab
+    }
+
+    /// Add an AF_XDP port on the switch-side interface `name`.
+    fn add_port(&self, name: &str, ofport: Option<u32>) -> u32 {
+        let spec = PortSpec {
+            name: name.to_owned(),
+            kind: PortKind::Afxdp {
+                iface: name.to_owned(),
+                mode: XdpMode::Auto,
+            },
+            ofport,
+        };
+        in_netns(&self.hosts.ns_sw, || self.bridge.add_port(spec)).expect("add AF_XDP port")
+    }
+
+    /// The workers' copy counters, summed: (sent without a copy, sent after one).
+    fn copies(&self) -> (u64, u64) {
+        let stats = self.bridge.worker_stats();
+        (
+            stats.iter().map(|s| s.tx_zero_copy).sum(),
+            stats.iter().map(|s| s.tx_copied).sum(),
+        )
+    }
+}
+
 #[test]
 fn bridge_afxdp_ports_ping_and_tcp() {
     require_root!();
-    let p = prefix("ba");
-    let (ns_a, ns_b, ns_sw) = (format!("{p}a"), format!("{p}b"), format!("{p}s"));
-    let (a0, a1, b0, b1) = (
-        format!("{p}a0"),
-        format!("{p}a1"),
-        format!("{p}b0"),
-        format!("{p}b1"),
-    );
-    let mut cleanup = Cleanup::default();
-    for link in [&a0, &a1, &b0, &b1] {
-        cleanup.link(link);
-    }
-    for ns in [&ns_a, &ns_b, &ns_sw] {
-        cleanup.netns(ns);
-    }
-    veth(&a0, &ns_a, "10.91.0.1/24", &a1, &ns_sw);
-    veth(&b0, &ns_b, "10.91.0.2/24", &b1, &ns_sw);
-    // AF_XDP sees frames as the sender left them: with checksum offload a veth hands over
-    // TCP segments whose checksum is still to be filled in, which the far namespace would
-    // drop. Checksums are computed by the senders' stacks instead (as OVS's AF_XDP docs
-    // advise for veth).
-    for (ns, dev) in [(&ns_a, &a0), (&ns_b, &b0)] {
-        let (ok, out) = netns_exec(ns, &["ethtool", "-K", dev, "tx", "off"]);
-        assert!(ok, "ethtool: {out}");
-    }
+    // Two workers: the ports are on different workers, so every frame crosses in a copy.
+    let lab = AfxdpLab::new("ba", 91, 2);
+    assert_ne!(lab.bridge.port_worker(1), lab.bridge.port_worker(2));
+    check_both_ways(&lab.hosts.ns_a, &lab.hosts.ns_b, 91, &lab.bridge);
+    let (zero_copy, copied) = lab.copies();
+    assert_eq!(zero_copy, 0);
+    assert!(copied > 2 * (TCP_BYTES / 1500) as u64, "{copied}");
+    lab.bridge.shutdown();
+}
 
-    let pipeline = pipeline_with(&["priority=0 actions=NORMAL"]);
-    let config = BridgeConfig {
-        workers: 2,
-        local_port: false,
-        ..BridgeConfig::new(&format!("{p}br"))
-    };
-    let bridge = Bridge::start(pipeline, config).expect("start bridge");
-    for (name, no) in [(&a1, 1), (&b1, 2)] {
-        let spec = PortSpec {
-            name: name.clone(),
-            kind: PortKind::Afxdp {
-                iface: name.clone(),
-                mode: XdpMode::Auto,
-            },
-            ofport: None,
-        };
-        assert_eq!(in_netns(&ns_sw, || bridge.add_port(spec)).unwrap(), no);
-    }
-    let ports = bridge.ports();
-    assert!(
-        ports
-            .iter()
-            .all(|p| p.kind == PortType::Afxdp && p.mtu == 1500)
-    );
-    check_both_ways(&ns_a, &ns_b, 91, &bridge);
-    bridge.shutdown();
+/// One worker: both ports share its UMEM, and every frame goes from one port to the other
+/// without a copy, before and after one port is removed and added again.
+#[test]
+fn bridge_afxdp_ports_of_one_worker_hand_frames_over() {
+    require_root!();
+    let lab = AfxdpLab::new("bz", 90, 1);
+    check_both_ways(&lab.hosts.ns_a, &lab.hosts.ns_b, 90, &lab.bridge);
+    let (zero_copy, copied) = lab.copies();
+    assert_eq!(copied, 0, "frames copied between ports sharing a UMEM");
+    assert!(zero_copy > 2 * (TCP_BYTES / 1500) as u64, "{zero_copy}");
+    let c1 = lab.bridge.port(1).unwrap().counters;
+    assert_eq!(c1.tx_zero_copy, c1.tx_packets);
+
+    // The UMEM outlives the port: the interface's queue must be free again for a new socket.
+    lab.bridge.del_port(2).unwrap();
+    assert_eq!(lab.add_port(&lab.hosts.b1, Some(2)), 2);
+    let (ok, out) = ping(&lab.hosts.ns_a, "10.90.0.2", 3);
+    assert!(ok, "ping after re-adding the port: {out}");
+    let (zero_copy_after, copied) = lab.copies();
+    assert_eq!(copied, 0);
+    assert!(zero_copy_after >= zero_copy + 6);
+    lab.bridge.shutdown();
 }
 
 #[test]
