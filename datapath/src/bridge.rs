@@ -288,7 +288,7 @@ pub(crate) struct PortShared {
     config: AtomicU32,
 }
 
-const COUNTER_WORDS: usize = 9 + DropReason::COUNT;
+const COUNTER_WORDS: usize = 10 + DropReason::COUNT;
 
 impl PortShared {
     fn new(link_up: bool, config: PortConfig) -> Self {
@@ -311,6 +311,7 @@ impl PortShared {
             c.tx_dropped,
             c.tx_errors,
             c.tx_zero_copy,
+            c.rx_csum_completed,
         ];
         for (slot, v) in self.counters.iter().zip(words.iter().chain(c.drops.iter())) {
             slot.store(*v, Ordering::Relaxed);
@@ -330,7 +331,8 @@ impl PortShared {
             tx_dropped: w(6),
             tx_errors: w(7),
             tx_zero_copy: w(8),
-            drops: std::array::from_fn(|i| w(9 + i)),
+            rx_csum_completed: w(9),
+            drops: std::array::from_fn(|i| w(10 + i)),
         }
     }
 

@@ -91,6 +91,9 @@ pub struct PortCounters {
     pub rx_dropped: u64,
     /// Failed receive calls (errors other than "would block").
     pub rx_errors: u64,
+    /// Of `rx_packets`, frames whose TCP or UDP checksum the sender's offload left partial and
+    /// the port completed ([`crate::offload`]).
+    pub rx_csum_completed: u64,
     /// Frames handed to the device or ring.
     pub tx_packets: u64,
     /// Bytes of those frames.

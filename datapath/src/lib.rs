@@ -17,6 +17,8 @@
 //! - [`afxdp`]: an AF_XDP socket bound to one queue of an existing interface (xsk-rs/libxdp);
 //!   the ports of one worker share a UMEM and hand frames to each other without copying.
 //! - [`vxlan`]: the flow-based VXLAN tunnel port over a UDP socket.
+//! - [`offload`]: completing the TCP/UDP checksums a sender's checksum offload left partial
+//!   (frames an AF_XDP port receives from a veth).
 //! - [`bridge`]: [`Bridge`], the ports and packet workers of one switch: OpenFlow port
 //!   numbers, port configuration, [`PortEvent`]s, the LOCAL port, shutdown.
 //! - [`workers`]: the packet worker loop (epoll or busy poll, bursts of 64 through the
@@ -53,6 +55,7 @@ pub mod afxdp;
 pub mod bridge;
 pub mod counters;
 pub mod loopback;
+pub mod offload;
 pub mod packet;
 pub mod pktgen;
 pub mod port;

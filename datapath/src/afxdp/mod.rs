@@ -26,6 +26,20 @@
 //! moved in the pipeline (a VLAN tag pushed or popped) is moved back there first, within its
 //! own UMEM frame, and counted as copied.
 //!
+//! ## Checksums
+//! Frames from a veth whose sender has checksum offload on arrive with the TCP/UDP checksum
+//! only begun (AF_XDP carries no "checksum partial" flag); the port completes them
+//! ([`crate::offload`], counted in [`PortCounters::rx_csum_completed`]), so namespaces plugged
+//! in by veth need no `ethtool -K … tx off`.
+//!
+//! Segmentation offload is another matter. In native mode, attaching the XDP program to a
+//! veth makes Linux turn TSO/GSO off on its peer, so the namespace sends MTU-sized segments.
+//! In generic mode it does not: the namespace's TCP hands its veth 64 KiB super-frames, which
+//! do not fit a UMEM frame and are dropped by the kernel (counted in
+//! [`XskKernelStats::rx_dropped`]), and TCP stalls. With generic mode on a veth, turn
+//! segmentation off on the sending side (`ethtool -K DEV tso off gso off` in the namespace) or
+//! use native mode ([`XdpMode::Auto`] picks native on veth).
+//!
 //! ## Unsafe code
 //! All of it is in this module's submodules: [`umem`] (the frame memory), `socket` (the ring
 //! calls) and `detach` (libbpf calls); each block says why it is sound.
@@ -40,6 +54,7 @@ use std::sync::Arc;
 use xsk_rs::FrameDesc;
 
 use crate::counters::{DropReason, PortCounters, check_frame_len};
+use crate::offload;
 use crate::packet::{Burst, PacketBuf};
 use crate::port::{MacAddr, Port, PortError, Result, check_ifname};
 use crate::sys::IfCtl;
@@ -332,6 +347,9 @@ impl Port for AfXdpPort {
                 }
             }
             if buf.set_received(start, len) {
+                if offload::complete_partial_checksum(buf.data_mut()) {
+                    self.counters.rx_csum_completed += 1;
+                }
                 out.commit();
                 self.counters.rx(len);
                 n += 1;
