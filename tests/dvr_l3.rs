@@ -139,6 +139,55 @@ fn removing_a_port_deletes_its_learned_flows_by_cookie() {
 }
 
 #[test]
+fn the_packet_in_and_inject_wakers_fire_for_the_first_packet() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut lab = lab(L3Mode::Reactive);
+    let woken_pin = Arc::new(AtomicUsize::new(0));
+    let woken_inj = Arc::new(AtomicUsize::new(0));
+    let (a, b) = (woken_pin.clone(), woken_inj.clone());
+    lab.pipeline.set_packet_in_waker(Box::new(move || {
+        a.fetch_add(1, Ordering::Relaxed);
+    }));
+    lab.pipeline.set_inject_waker(Box::new(move || {
+        b.fetch_add(1, Ordering::Relaxed);
+    }));
+    // The first packet is punted (packet-in waker), the controller re-injects it (inject waker).
+    let (sent, _) = lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(woken_pin.load(Ordering::Relaxed), 1);
+    assert_eq!(woken_inj.load(Ordering::Relaxed), 1);
+    // The second takes the learned flow: nobody is woken.
+    lab.send(12, &icmp((VM2, VM2_IP), (R1_NET2, VM1_IP), 64));
+    assert_eq!(woken_pin.load(Ordering::Relaxed), 1);
+    assert_eq!(woken_inj.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn ports_keep_their_cookie_ids_when_the_topology_changes() {
+    let mut lab = lab(L3Mode::Reactive);
+    let vm1 = lab.l3.port_id("vm1").unwrap();
+    let vm2 = lab.l3.port_id("vm2").unwrap();
+    let mut topo = Topology::from_toml(TOPOLOGY, "blog-lab.toml").unwrap();
+    // A new port listed first, and vm1 removed: the others keep their ids.
+    let mut vm0 = topo.ports[1].clone();
+    vm0.name = "vm0".into();
+    vm0.mac = "fa:16:3e:00:00:09".into();
+    vm0.ips = vec!["10.2.0.9".parse().unwrap()];
+    topo.ports.insert(0, vm0);
+    topo.ports.retain(|p| p.name != "vm1");
+    let ofports = [("vm0".to_string(), 13), ("vm2".to_string(), 12)].into();
+    lab.l3.set_topology(Arc::new(topo), ofports, None);
+    assert_eq!(lab.l3.port_id("vm2"), Some(vm2));
+    assert_eq!(
+        lab.l3.port_id("vm1"),
+        Some(vm1),
+        "a removed port's id is not reused"
+    );
+    let vm0 = lab.l3.port_id("vm0").unwrap();
+    assert!(vm0 != vm1 && vm0 != vm2);
+}
+
+#[test]
 fn router_interface_answers_ping_and_expired_ttl_gets_time_exceeded() {
     let mut lab = lab(L3Mode::Reactive);
     let (sent, outcomes) = lab.send(11, &icmp((VM1, VM1_IP), (R1_NET1, [10, 1, 0, 1]), 64));

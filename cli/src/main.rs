@@ -5,7 +5,11 @@
 //! traffic. Each subcommand lives in its own module; `main` only parses arguments and reports
 //! errors.
 
+mod admin;
+mod bridge_ports;
 mod config;
+mod dvr;
+mod lab;
 mod ofctl;
 mod pktgen;
 mod run;
@@ -32,6 +36,9 @@ enum Command {
     /// The ovs-ofctl verbs (show, dump-flows, add-flows, ...).
     #[command(flatten)]
     Ofctl(ofctl::Verb),
+    /// The Dragonflow blog's lab on this machine: demo, up, down.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
     /// Generates UDP/IPv4 traffic out of an interface (XDP live frames or AF_XDP), or counts
     /// it on arrival with --rx.
     Pktgen(pktgen::PktgenArgs),
@@ -42,7 +49,7 @@ fn main() -> ExitCode {
     // `run` is a daemon: it logs at info unless RUST_LOG says otherwise.
     let default = match cli.command {
         Command::Run(_) => "info",
-        Command::Trace(_) | Command::Ofctl(_) | Command::Pktgen(_) => "warn",
+        Command::Trace(_) | Command::Ofctl(_) | Command::Pktgen(_) | Command::Lab(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -56,6 +63,7 @@ fn main() -> ExitCode {
         Command::Trace(args) => trace::run(&args).map_err(Into::into),
         Command::Ofctl(verb) => ofctl::run(verb).map_err(Into::into),
         Command::Pktgen(args) => pktgen::run(&args).map_err(Into::into),
+        Command::Lab(cmd) => lab::run(&cmd).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,8 @@
-//! `wyvern trace --flows FILE PACKET`: the offline trace.
+//! `wyvern trace`: what the tables do with a packet (OVS microflow syntax), table by table.
 //!
-//! Loads FILE (lines as `ovs-ofctl add-flows` reads them, or `dump-flows` output) into a
-//! fresh pipeline and prints what happens to PACKET (OVS microflow syntax), table by table.
+//! With `--flows FILE`, offline: loads FILE (lines as `ovs-ofctl add-flows` reads them, or
+//! `dump-flows` output) into a fresh pipeline. Without, against the live switch at TARGET (its
+//! management socket by default), like `ovs-appctl ofproto/trace`: the same text either way.
 
 use std::path::PathBuf;
 
@@ -9,16 +10,22 @@ use clap::Args;
 use wyvern_pipeline::flow::FlowModCommand;
 use wyvern_pipeline::{Pipeline, PipelineConfig, text, trace};
 
+use crate::ofctl::admin;
+use crate::ofctl::{Conn, OfctlError};
+
 #[derive(Debug, Args)]
 pub struct TraceArgs {
-    /// Flows to load, one per line (`#` starts a comment).
+    /// Flows to load, one per line (`#` starts a comment); without, the live switch is traced.
     #[arg(long)]
     flows: Vec<PathBuf>,
     /// The table the packet enters.
     #[arg(long, default_value_t = 0)]
     table: u8,
-    /// The packet, e.g. `in_port=12,ip,dl_src=fa:16:3e:cf:4b:ed,nw_src=10.2.0.5,nw_dst=10.1.0.5`.
-    packet: String,
+    #[command(flatten)]
+    conn: Conn,
+    /// `[TARGET] PACKET`, e.g. `in_port=12,ip,dl_src=fa:16:3e:cf:4b:ed,nw_src=10.2.0.5,nw_dst=10.1.0.5`.
+    #[arg(required = true, num_args = 1..=2)]
+    args: Vec<String>,
 }
 
 /// Why a trace could not run.
@@ -46,9 +53,35 @@ pub enum TraceError {
     /// The packet is not valid microflow syntax.
     #[error("packet: {0}")]
     Packet(text::TextError),
+    /// The live switch could not be asked.
+    #[error("{0}")]
+    Live(#[from] OfctlError),
 }
 
 pub fn run(args: &TraceArgs) -> Result<(), TraceError> {
+    if args.flows.is_empty() {
+        let (target, packet) = match args.args.as_slice() {
+            [t, p] => (std::slice::from_ref(t), p),
+            [p] => (&[][..], p),
+            _ => {
+                return Err(TraceError::Live(OfctlError::Usage(
+                    "usage: trace [TARGET] PACKET".into(),
+                )));
+            }
+        };
+        let command = vec![
+            "trace".into(),
+            "--table".into(),
+            args.table.to_string(),
+            packet.clone(),
+        ];
+        return Ok(admin::send(&args.conn, target, command)?);
+    }
+    let [packet] = args.args.as_slice() else {
+        return Err(TraceError::Live(OfctlError::Usage(
+            "with --flows, give only the packet (no target)".into(),
+        )));
+    };
     let pipeline = Pipeline::new(PipelineConfig::default());
     for path in &args.flows {
         let content = std::fs::read_to_string(path).map_err(|source| TraceError::Read {
@@ -74,7 +107,7 @@ pub fn run(args: &TraceArgs) -> Result<(), TraceError> {
             error,
         })?;
     }
-    let key = text::parse_packet(&args.packet).map_err(TraceError::Packet)?;
+    let key = text::parse_packet(packet).map_err(TraceError::Packet)?;
     let (translation, events) = pipeline.trace(&key, args.table);
     print!("{}", trace::render(&key, &translation, &events));
     Ok(())

@@ -21,6 +21,19 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A bridge name unique to this test process: the switch creates its LOCAL port, a TAP
+/// device named after the bridge, in the host's namespace.
+fn bridge_name(tag: &str) -> String {
+    format!("wy{}{tag}", std::process::id())
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    })
+}
+
 fn run_dir(test: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("wyvern-run-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -109,9 +122,10 @@ fn ovs_ofctl_on_the_listener_and_the_management_socket() {
     let dir = run_dir("ofctl");
     let port = free_port();
     let listen = format!("ptcp:{port}:127.0.0.1");
+    let bridge = bridge_name("of");
     let mut w = Wyvern::start(&[
         "--bridge",
-        "br-ofctl",
+        &bridge,
         "--listen",
         &listen,
         "--dpid",
@@ -119,7 +133,7 @@ fn ovs_ofctl_on_the_listener_and_the_management_socket() {
         "--run-dir",
         dir.to_str().unwrap(),
     ]);
-    let mgmt = dir.join("br-ofctl.mgmt");
+    let mgmt = dir.join(format!("{bridge}.mgmt"));
     wait_for(&mgmt);
     let tcp = format!("tcp:127.0.0.1:{port}");
     let unix = format!("unix:{}", mgmt.display());
@@ -174,9 +188,10 @@ fn os_ken_controller() {
 
     let dir = run_dir("osken");
     let controller = format!("tcp:127.0.0.1:{port}");
+    let bridge = bridge_name("ok");
     let mut w = Wyvern::start(&[
         "--bridge",
-        "br-osken",
+        &bridge,
         "--controller",
         &controller,
         "--dpid",
@@ -201,7 +216,12 @@ fn os_ken_controller() {
         has(r#""check": "features", "dpid": 42, "n_tables": 254"#),
         "{all}"
     );
-    assert!(has(r#""check": "port_desc", "ports": 0"#), "{all}");
+    // The LOCAL port (a TAP named after the bridge) when running as root; none otherwise.
+    let ports = if is_root() { 1 } else { 0 };
+    assert!(
+        has(&format!(r#""check": "port_desc", "ports": {ports}"#)),
+        "{all}"
+    );
     assert!(has(r#""check": "barrier""#), "{all}");
     assert!(has(r#""check": "echo", "data": "wyvern""#), "{all}");
     assert!(has(r#""flows": [[0, 0], [0, 100], [52, 10]]"#), "{all}");
@@ -253,5 +273,75 @@ fn configuration_errors_name_file_and_line() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("secure or standalone"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Each bad topology stops `wyvern run` before anything is opened, with an error that names
+/// what to fix.
+#[test]
+fn topology_errors_stop_the_switch_and_say_what_to_fix() {
+    let dir = run_dir("topology");
+    let blog = include_str!("../../examples/blog-lab.toml");
+    let second_net = "segmentation_id = 0x1f43";
+    let cases: Vec<(String, &str)> = vec![
+        (
+            blog.replace("network = \"net2\"\nmac", "network = \"net9\"\nmac"),
+            "unknown network \"net9\"",
+        ),
+        (
+            blog.replace("ips = [\"10.2.0.5\"]", "ips = [\"10.7.0.5\"]"),
+            "10.7.0.5 is outside every subnet",
+        ),
+        (
+            blog.replace(
+                "mac = \"fa:16:3e:cf:4b:ed\"",
+                "mac = \"fa:16:3e:00:17:e6\"\nips = [\"10.1.0.9\"]",
+            )
+            .replace("network = \"net2\"\nmac", "network = \"net1\"\nmac")
+            .replace("ips = [\"10.2.0.5\"]\n", ""),
+            "MAC fa:16:3e:00:17:e6 is used by both",
+        ),
+        (
+            blog.replace(second_net, "segmentation_id = 0x1f42"),
+            "is already used by another network",
+        ),
+        (
+            blog.replace("mac = \"fa:16:3e:c5:02:4d\"", "mac = \"fa:16:3e:c0:8d:8b\""),
+            "router interface MAC fa:16:3e:c0:8d:8b is used by both",
+        ),
+        (
+            blog.replace("10.2.0.0/24", "10.1.0.0/16")
+                .replace("10.2.0.1", "10.1.9.1")
+                .replace("10.2.0.5", "10.1.9.5"),
+            "overlap",
+        ),
+        (
+            blog.replace(
+                "chassis = \"node1\"\ninterface = \"vm2-br\"",
+                "chassis = \"node7\"\ninterface = \"vm2-br\"",
+            ),
+            "unknown chassis \"node7\"",
+        ),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let file = dir.join(format!("bad{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let out = Command::new(WYVERN)
+            .args(["run", "--config", file.to_str().unwrap()])
+            .args([
+                "--bridge",
+                &bridge_name("tp"),
+                "--run-dir",
+                dir.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "case {i} started");
+        assert!(
+            err.contains(&file.display().to_string()) && err.contains(want),
+            "case {i}: want {want:?} in {err}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

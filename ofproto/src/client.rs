@@ -14,6 +14,7 @@
 //!   them without waiting, drains what the switch sends back while writing, and then waits for
 //!   the barrier reply; the first OFPT_ERROR that answers one of them is returned;
 //! * [`Client::bundle`] does the same inside an ONF bundle (open, add each, commit);
+//! * [`Client::admin`] runs a wyvern admin command (`trace`, `add-port`, ...);
 //! * [`Client::recv`] returns the next message that is not an echo (for `monitor`).
 //!
 //! While waiting, the client answers ECHO_REQUESTs, and messages whose xid is not the one
@@ -478,6 +479,23 @@ impl Client {
             (_, Message::BarrierReply) => Ok(()),
             (h, _) => Err(ClientError::Unexpected {
                 expected: "BARRIER_REPLY",
+                got: h.msg_type,
+            }),
+        }
+    }
+
+    /// Runs a wyvern admin command (`trace`, `add-port`, ...: see
+    /// [`crate::services::AdminHandler`]). The outer error is the conversation's; the inner
+    /// result is the command's output or its failure text.
+    pub fn admin(&mut self, words: &[String]) -> Result<Result<String, String>, ClientError> {
+        let req = Message::Experimenter(Experimenter::AdminRequest(words.to_vec()));
+        match self.request(&req)? {
+            (_, Message::Experimenter(Experimenter::AdminReply { ok: true, text })) => Ok(Ok(text)),
+            (_, Message::Experimenter(Experimenter::AdminReply { ok: false, text })) => {
+                Ok(Err(text))
+            }
+            (h, _) => Err(ClientError::Unexpected {
+                expected: "a wyvern admin reply",
                 got: h.msg_type,
             }),
         }

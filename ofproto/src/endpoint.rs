@@ -11,12 +11,16 @@
 //! role and asynchronous configuration, and the master generation id.
 //!
 //! # Asynchronous messages
-//! One control thread polls [`Pipeline::next_packet_in`], calls [`Pipeline::expire`] about
+//! One control thread, woken by the pipeline's packet-in waker, takes
+//! [`Pipeline::next_packet_in`], calls [`Pipeline::expire`] about
 //! once a second and reads the port provider's events, and queues PACKET_IN, FLOW_REMOVED and
 //! PORT_STATUS on every connection whose role and asynchronous configuration (OpenFlow 1.3.5
 //! §7.3.10, element 0 for master and equal, element 1 for slave) ask for that reason. Queueing
 //! never blocks: a connection that does not read is disconnected by its outbox, never waited
 //! for.
+//!
+//! An in-process controller ([`PacketInHook`], the built-in DVR controller) sees each packet-in
+//! first, on the control thread; what it handles goes to no connection.
 //!
 //! # Fail mode
 //! `secure` leaves the flow tables alone whatever happens to controllers. `standalone` adds a
@@ -50,6 +54,7 @@ use crate::error::{OfError, RoleRequestFailedCode};
 use crate::msg::table_features::{TableFeatures, table_features_reply};
 use crate::msg::{AsyncConfig, ControllerRole, Message, PacketInReason, PortStatus, Role};
 use crate::ports::PortProvider;
+use crate::services::{AdminHandler, PacketInHook, Services};
 use crate::translate;
 
 /// The default OpenFlow port.
@@ -297,6 +302,8 @@ pub struct EndpointCounters {
     pub packet_ins_sent: AtomicU64,
     /// Packet-ins that no connection wanted.
     pub packet_ins_unwanted: AtomicU64,
+    /// Packet-ins the in-process controller ([`PacketInHook`]) handled.
+    pub packet_ins_handled_locally: AtomicU64,
     /// FLOW_REMOVED messages queued.
     pub flow_removed_sent: AtomicU64,
     /// PORT_STATUS messages queued.
@@ -331,6 +338,7 @@ const DEFAULT_MISS_SEND_LEN: u16 = 128;
 pub(crate) struct Switch {
     pub(crate) pipeline: Arc<Pipeline>,
     pub(crate) ports: Arc<dyn PortProvider>,
+    pub(crate) admin: Option<Arc<dyn AdminHandler>>,
     pub(crate) config: EndpointConfig,
     conns: Mutex<HashMap<u64, ConnEntry>>,
     /// The last master/slave generation id (OpenFlow 1.3.5 §6.3.5).
@@ -751,8 +759,13 @@ impl Endpoint {
     pub fn start(
         config: EndpointConfig,
         pipeline: Arc<Pipeline>,
-        ports: Arc<dyn PortProvider>,
+        services: Services,
     ) -> Result<Endpoint, EndpointError> {
+        let Services {
+            ports,
+            admin,
+            packet_in_hook,
+        } = services;
         let events = ports.events();
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
@@ -806,6 +819,7 @@ impl Endpoint {
         let switch = Arc::new(Switch {
             pipeline,
             ports,
+            admin,
             config,
             conns: Mutex::new(HashMap::new()),
             generation: Mutex::new(None),
@@ -831,9 +845,14 @@ impl Endpoint {
             })?);
         }
         let sw = switch.clone();
-        threads.push(spawn("of-control".into(), move || {
-            control_loop(&sw, &events)
-        })?);
+        let control = spawn("of-control".into(), move || {
+            control_loop(&sw, &events, packet_in_hook)
+        })?;
+        let control_thread = control.thread().clone();
+        switch
+            .pipeline
+            .set_packet_in_waker(Box::new(move || control_thread.unpark()));
+        threads.push(control);
         Ok(Endpoint {
             switch,
             threads,
@@ -954,7 +973,11 @@ fn connect_loop(sw: &Arc<Switch>, target: &ConnTarget) {
     }
 }
 
-fn control_loop(sw: &Arc<Switch>, port_events: &Receiver<PortStatus>) {
+fn control_loop(
+    sw: &Arc<Switch>,
+    port_events: &Receiver<PortStatus>,
+    mut hook: Option<Box<dyn PacketInHook>>,
+) {
     let mut last_expire = Instant::now();
     while !sw.stopping() {
         let mut busy = false;
@@ -962,8 +985,14 @@ fn control_loop(sw: &Arc<Switch>, port_events: &Receiver<PortStatus>) {
             let Some(p) = sw.pipeline.next_packet_in() else {
                 break;
             };
-            sw.deliver_packet_in(&p);
             busy = true;
+            if hook.as_mut().is_some_and(|h| h.packet_in(&p)) {
+                sw.counters
+                    .packet_ins_handled_locally
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            sw.deliver_packet_in(&p);
         }
         while let Ok(ps) = port_events.try_recv() {
             sw.deliver_port_status(&ps);
@@ -977,7 +1006,9 @@ fn control_loop(sw: &Arc<Switch>, port_events: &Receiver<PortStatus>) {
             sw.update_fallback();
         }
         if !busy {
-            thread::sleep(Duration::from_millis(2));
+            // Packet-ins unpark the thread at once (the pipeline's packet-in waker); the
+            // timeout paces port events, expiry and the fail-mode check.
+            thread::park_timeout(Duration::from_millis(10));
         }
     }
 }

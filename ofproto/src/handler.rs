@@ -29,7 +29,25 @@ use crate::msg::{
     Message, MpReply, MpRequest, MultipartReply, MultipartRequest, PacketOut, SwitchConfig,
     msg_type,
 };
+use crate::services::AdminCaller;
 use crate::translate;
+
+/// The longest admin reply text: a message is at most 65535 bytes, 20 of them headers.
+const ADMIN_TEXT_MAX: usize = 65535 - 20;
+
+/// Cuts an admin reply's text to what one message holds, at a character boundary, saying so.
+fn fit_admin_text(mut text: String) -> String {
+    const CUT: &str = "\n[output truncated]\n";
+    if text.len() > ADMIN_TEXT_MAX {
+        let mut end = ADMIN_TEXT_MAX - CUT.len();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(CUT);
+    }
+    text
+}
 
 /// What the reader does after a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -439,6 +457,11 @@ impl Handler {
             ),
             Experimenter::BundleControl(b) => self.bundle_control(xid, b, frame),
             Experimenter::BundleAdd(b) => self.bundle_add(xid, b, frame),
+            Experimenter::AdminRequest(words) => self.admin(xid, &words),
+            // Replies go from the switch, never to it.
+            Experimenter::AdminReply { .. } => {
+                self.error(xid, OfError::BadRequest(BadRequestCode::BadExpType), frame)
+            }
             Experimenter::Other { experimenter, .. } => {
                 let code = if experimenter == ONF_EXPERIMENTER || experimenter == NX_EXPERIMENTER {
                     BadRequestCode::BadExpType
@@ -448,6 +471,28 @@ impl Handler {
                 self.error(xid, OfError::BadRequest(code), frame);
             }
         }
+    }
+
+    fn admin(&mut self, xid: u32, words: &[String]) {
+        let caller = AdminCaller {
+            read_only: self.switch.is_slave(self.id),
+        };
+        let result = match &self.switch.admin {
+            Some(admin) => admin.run(caller, words),
+            None => Err("this switch takes no admin commands".to_owned()),
+        };
+        let (ok, text) = match result {
+            Ok(text) => (true, text),
+            Err(text) => (false, text),
+        };
+        debug!(conn = self.id, ?words, ok, "admin command");
+        self.send(
+            &Message::Experimenter(Experimenter::AdminReply {
+                ok,
+                text: fit_admin_text(text),
+            }),
+            xid,
+        );
     }
 
     fn bundle_reply(&self, xid: u32, b: &BundleControl, ctrl_type: BundleCtrlType) {

@@ -27,6 +27,7 @@
 //! | `handler` | the dispatch of every received message, without I/O |
 //! | [`translate`] | the one seam between wire structs and the pipeline's control API |
 //! | [`ports`] | [`ports::PortProvider`], what the endpoint needs from whoever owns the ports |
+//! | [`services`] | [`services::Services`]: the ports, admin commands and in-process controller the embedding process plugs in |
 //!
 //! Every decoder works on a byte slice, never panics, and turns anything it cannot accept into a
 //! [`error::DecodeError`] that names the OFPT_ERROR (type, code) the endpoint should answer with.
@@ -71,5 +72,6 @@ mod handler;
 pub mod msg;
 pub mod oxm;
 pub mod ports;
+pub mod services;
 pub mod translate;
 pub mod wire_action;

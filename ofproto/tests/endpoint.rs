@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Client, Switch};
@@ -16,6 +18,7 @@ use wyvern_ofproto::msg::{
     AsyncConfig, BundleAdd, ControllerRole, FlowModMsg, Hello, Message, MultipartRequest,
     PacketInReason, PacketOut, Role, SwitchConfig,
 };
+use wyvern_ofproto::services::{AdminCaller, AdminHandler, PacketInHook, Services};
 use wyvern_pipeline::FlowFilter;
 use wyvern_pipeline::action::{Action, PortNo};
 use wyvern_pipeline::field::Field;
@@ -510,6 +513,149 @@ fn packet_out_through_the_tables_comes_back_as_packet_in() {
     assert_eq!(c.request(&po), vec![]);
     let got = c.recv_within(Duration::from_millis(500));
     assert!(got.is_none(), "{got:?}");
+}
+
+/// Echoes its words back, refuses `fail`, and records who asked.
+struct EchoAdmin;
+
+impl AdminHandler for EchoAdmin {
+    fn run(&self, caller: AdminCaller, words: &[String]) -> Result<String, String> {
+        match words.first().map(String::as_str) {
+            Some("fail") => Err("asked to fail".into()),
+            _ => Ok(format!(
+                "read_only={} {}",
+                caller.read_only,
+                words.join("|")
+            )),
+        }
+    }
+}
+
+/// Takes every packet-in from table 5, counting them; leaves the others to controllers.
+struct Table5Hook(Arc<AtomicUsize>);
+
+impl PacketInHook for Table5Hook {
+    fn packet_in(&mut self, p: &wyvern_pipeline::PacketIn) -> bool {
+        if p.table != 5 {
+            return false;
+        }
+        self.0.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
+fn admin(c: &mut Client, words: &[&str]) -> Vec<Message> {
+    c.request(&Message::Experimenter(Experimenter::AdminRequest(
+        words.iter().map(|w| w.to_string()).collect(),
+    )))
+}
+
+#[test]
+fn admin_commands_reach_the_handler_and_slaves_are_read_only() {
+    let services = Services {
+        admin: Some(Arc::new(EchoAdmin)),
+        ..Services::default()
+    };
+    let sw = Switch::start_services(|_| {}, services);
+    let mut c = sw.client();
+    assert_eq!(
+        admin(&mut c, &["trace", "in_port=1,arp"]),
+        vec![Message::Experimenter(Experimenter::AdminReply {
+            ok: true,
+            text: "read_only=false trace|in_port=1,arp".into()
+        })]
+    );
+    assert_eq!(
+        admin(&mut c, &["fail"]),
+        vec![Message::Experimenter(Experimenter::AdminReply {
+            ok: false,
+            text: "asked to fail".into()
+        })]
+    );
+    c.request(&Message::RoleRequest(Role {
+        role: ControllerRole::Slave,
+        generation_id: 1,
+    }));
+    assert_eq!(
+        admin(&mut c, &["x"]),
+        vec![Message::Experimenter(Experimenter::AdminReply {
+            ok: true,
+            text: "read_only=true x".into()
+        })]
+    );
+    // A reply sent to the switch is refused with OFPBRC_BAD_EXP_TYPE.
+    assert_eq!(
+        error_of(&c.request(&Message::Experimenter(Experimenter::AdminReply {
+            ok: true,
+            text: String::new()
+        }))),
+        Some((1, 4))
+    );
+
+    // Without a handler, the command fails and says so.
+    let bare = Switch::start();
+    let mut c = bare.client();
+    let Message::Experimenter(Experimenter::AdminReply { ok, text }) =
+        admin(&mut c, &["trace"]).remove(0)
+    else {
+        panic!("no admin reply");
+    };
+    assert!(!ok);
+    assert!(text.contains("no admin commands"), "{text}");
+}
+
+#[test]
+fn the_packet_in_hook_takes_its_packets_and_leaves_the_rest() {
+    let taken = Arc::new(AtomicUsize::new(0));
+    let services = Services {
+        packet_in_hook: Some(Box::new(Table5Hook(taken.clone()))),
+        ..Services::default()
+    };
+    let sw = Switch::start_services(|_| {}, services);
+    let mut c = sw.client();
+    for f in [
+        "table=0,priority=10,arp,actions=goto_table:5",
+        "table=0,priority=10,ip,actions=goto_table:6",
+        "table=5,priority=10,actions=CONTROLLER:65535",
+        "table=6,priority=10,actions=CONTROLLER:65535",
+    ] {
+        assert_eq!(c.request(&flow_mod(f)), vec![]);
+    }
+    let out = |data: Vec<u8>| {
+        Message::PacketOut(PacketOut {
+            buffer_id: 0xffff_ffff,
+            in_port: PortNo(6),
+            actions: vec![Action::Output {
+                port: PortNo::TABLE,
+                max_len: 0,
+            }],
+            data,
+        })
+    };
+    // The ARP frame ends in table 5: the hook takes it, the controller sees nothing.
+    assert_eq!(c.request(&out(arp_frame())), vec![]);
+    let got = c.recv_within(Duration::from_millis(500));
+    assert!(got.is_none(), "{got:?}");
+    assert_eq!(taken.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        sw.endpoint()
+            .counters()
+            .packet_ins_handled_locally
+            .load(Ordering::Relaxed),
+        1
+    );
+    // An IP frame ends in table 6: it reaches the controller.
+    let mut ip = arp_frame()[..12].to_vec();
+    ip.extend_from_slice(&[0x08, 0x00, 0x45, 0, 0, 20, 0, 0, 0, 0, 64, 0xfd, 0, 0]);
+    ip.extend_from_slice(&[10, 1, 0, 5, 10, 2, 0, 5]);
+    assert_eq!(c.request(&out(ip)), vec![]);
+    let pin = loop {
+        if let (_, Message::PacketIn(p)) = c.recv().expect("packet-in") {
+            break p;
+        }
+    };
+    assert_eq!(pin.table_id, 6);
+    assert_eq!(taken.load(Ordering::Relaxed), 1);
 }
 
 fn bundle_ctrl(c: &mut Client, id: u32, t: BundleCtrlType) -> Vec<Message> {

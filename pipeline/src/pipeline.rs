@@ -15,8 +15,14 @@
 //! | [`trace`](Pipeline::trace) | what the tables do with a flow key, step by step |
 //!
 //! The flow editor sits behind a mutex that only these calls take; packet workers never do.
+//!
+//! Both queues have a waker ([`Pipeline::set_packet_in_waker`], [`Pipeline::set_inject_waker`]):
+//! a callback run once per batch that queued a packet-in, and once per injection, so that the
+//! control thread and the datapath react at once instead of at their next poll.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwapOption;
 use std::time::{Duration, Instant};
 
 use crossbeam::queue::ArrayQueue;
@@ -96,7 +102,6 @@ pub struct AggregateStats {
 }
 
 /// The whole engine.
-#[derive(Debug)]
 pub struct Pipeline {
     editor: Mutex<FlowEditor>,
     readers: ReaderFactory,
@@ -105,8 +110,21 @@ pub struct Pipeline {
     tables: Box<[TableCounters]>,
     packet_ins: ArrayQueue<PacketIn>,
     injected: ArrayQueue<Injected>,
+    packet_in_waker: ArcSwapOption<Waker>,
+    inject_waker: ArcSwapOption<Waker>,
     epoch: Instant,
     cache_slots: usize,
+}
+
+/// A callback that wakes whoever drains a queue. It must not block.
+pub type Waker = Box<dyn Fn() + Send + Sync>;
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("cache_slots", &self.cache_slots)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pipeline {
@@ -121,6 +139,8 @@ impl Pipeline {
             tables: (0..=MAX_TABLE).map(|_| TableCounters::default()).collect(),
             packet_ins: ArrayQueue::new(config.packet_in_queue.max(1)),
             injected: ArrayQueue::new(config.injected_queue.max(1)),
+            packet_in_waker: ArcSwapOption::empty(),
+            inject_waker: ArcSwapOption::empty(),
             epoch: Instant::now(),
             cache_slots: config.cache_slots,
         })
@@ -210,6 +230,22 @@ impl Pipeline {
         editor.set_ports(ports);
     }
 
+    /// Runs `waker` whenever a batch queued packet-ins (replacing any earlier one).
+    pub fn set_packet_in_waker(&self, waker: Waker) {
+        self.packet_in_waker.store(Some(Arc::new(waker)));
+    }
+
+    /// Runs `waker` whenever frames were injected for the datapath (replacing any earlier one).
+    pub fn set_inject_waker(&self, waker: Waker) {
+        self.inject_waker.store(Some(Arc::new(waker)));
+    }
+
+    pub(crate) fn wake_packet_in(&self) {
+        if let Some(w) = &*self.packet_in_waker.load() {
+            w();
+        }
+    }
+
     /// The next packet for the controller.
     pub fn next_packet_in(&self) -> Option<PacketIn> {
         self.packet_ins.pop()
@@ -284,23 +320,34 @@ impl Pipeline {
         };
         execute(&t, 0, &mut frame, layout, meta, &mut out, &mut env);
         drop(tables);
+        if counters.packet_ins > 0 {
+            self.wake_packet_in();
+        }
         self.counters.absorb(&mut counters);
         let final_bytes = frame.bytes().to_vec();
         let mut queued = 0;
+        let mut result = Ok(());
         for e in &out.emits {
             let data = out
                 .copy_bytes(e.data)
                 .map_or_else(|| final_bytes.clone(), <[u8]>::to_vec);
-            self.injected
-                .push(Injected {
-                    port: e.port,
-                    meta: e.meta,
-                    data,
-                })
-                .map_err(|_| PacketOutError::QueueFull)?;
+            let injected = Injected {
+                port: e.port,
+                meta: e.meta,
+                data,
+            };
+            if self.injected.push(injected).is_err() {
+                result = Err(PacketOutError::QueueFull);
+                break;
+            }
             queued += 1;
         }
-        Ok(queued)
+        if queued > 0
+            && let Some(w) = &*self.inject_waker.load()
+        {
+            w();
+        }
+        result.map(|()| queued)
     }
 
     /// What the tables do with `key` from `table`, step by step, without touching counters.

@@ -68,6 +68,7 @@ impl Worker {
             counters: &mut self.counters,
             now_ms,
         };
+        let packet_ins_before = env.counters.packet_ins;
         for (index, pkt) in batch.iter_mut().enumerate() {
             env.counters.packets += 1;
             let mut key = FlowKey::default();
@@ -108,7 +109,11 @@ impl Worker {
                 );
             }
         }
+        let queued_packet_ins = self.counters.packet_ins != packet_ins_before;
         drop(tables);
+        if queued_packet_ins {
+            p.wake_packet_in();
+        }
         if now_ms.saturating_sub(self.last_flush_ms) >= FLUSH_INTERVAL_MS {
             self.flush();
         }

@@ -16,8 +16,10 @@
 //! | [`stats`] | `show`, `dump-desc`, `dump-tables`, `dump-ports`, `dump-ports-desc` |
 //! | [`packet`] | `packet-out`, `monitor` |
 //! | [`ofp_print`] | `ofp-print` (offline) |
+//! | [`admin`] | wyvern's own: `add-port`, `del-port`, `topology apply\|show` (and the live `trace`) |
 //! | [`print`] | messages as text |
 
+pub mod admin;
 pub mod flows;
 pub mod ofp_print;
 pub mod packet;
@@ -62,6 +64,13 @@ pub enum Verb {
     Monitor(packet::MonitorArgs),
     /// Decodes OpenFlow messages given as hex or in a binary file.
     OfpPrint(ofp_print::OfpPrintArgs),
+    /// Opens a datapath port on a running wyvern switch.
+    AddPort(admin::AddPort),
+    /// Closes a datapath port of a running wyvern switch.
+    DelPort(admin::DelPort),
+    /// The DVR topology of a running wyvern switch.
+    #[command(subcommand)]
+    Topology(admin::Topology),
 }
 
 /// Options every online verb takes.
@@ -120,6 +129,9 @@ pub fn run(verb: Verb) -> Result<(), OfctlError> {
         Verb::PacketOut(a) => packet::packet_out(&a),
         Verb::Monitor(a) => packet::monitor(&a),
         Verb::OfpPrint(a) => ofp_print::run(&a),
+        Verb::AddPort(a) => admin::add_port(&a),
+        Verb::DelPort(a) => admin::del_port(&a),
+        Verb::Topology(t) => admin::topology(&t),
     }
 }
 

@@ -47,6 +47,8 @@ pub fn message_name(m: &Message) -> String {
             self::Experimenter::SetPacketInFormat(_) => "NXT_SET_PACKET_IN_FORMAT".into(),
             self::Experimenter::BundleControl(_) => "ONFT_BUNDLE_CONTROL".into(),
             self::Experimenter::BundleAdd(_) => "ONFT_BUNDLE_ADD_MESSAGE".into(),
+            self::Experimenter::AdminRequest(_) => "WYVT_ADMIN_REQUEST".into(),
+            self::Experimenter::AdminReply { .. } => "WYVT_ADMIN_REPLY".into(),
             self::Experimenter::Other { .. } => "OFPT_EXPERIMENTER".into(),
         },
         FeaturesRequest => "OFPT_FEATURES_REQUEST".into(),
@@ -288,6 +290,12 @@ pub fn format_message(h: &Header, m: &Message) -> String {
                 xid: b.xid,
             };
             out.push_str(&format_message(&inner, &b.message));
+        }
+        Message::Experimenter(Experimenter::AdminRequest(words)) => {
+            let _ = write!(out, " {}", words.join(" "));
+        }
+        Message::Experimenter(Experimenter::AdminReply { ok, text }) => {
+            let _ = write!(out, " {}\n{text}", if *ok { "ok" } else { "failed" });
         }
         Message::Experimenter(Experimenter::SetPacketInFormat(f)) => {
             let name = match f {

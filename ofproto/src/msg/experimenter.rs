@@ -1,5 +1,5 @@
-//! OFPT_EXPERIMENTER: Nicira's NXT_SET_PACKET_IN_FORMAT, the ONF bundle messages, and any other
-//! experimenter message kept raw.
+//! OFPT_EXPERIMENTER: Nicira's NXT_SET_PACKET_IN_FORMAT, the ONF bundle messages, wyvern's own
+//! admin request and reply, and any other experimenter message kept raw.
 //!
 //! OpenFlow 1.3.5 §7.5.4: `struct ofp_experimenter_header { header; uint32_t experimenter;
 //! uint32_t exp_type; /* Experimenter-defined arbitrary additional data. */ }`.
@@ -8,6 +8,13 @@
 //! 2300) is `bundle_id(4) type(2) flags(2)` and properties; BUNDLE_ADD_MESSAGE (2301) is
 //! `bundle_id(4) pad(2) flags(2)`, then a whole OpenFlow message (its own header and xid), then
 //! padding and properties.
+//!
+//! wyvern's admin messages (experimenter [`WYVERN_EXPERIMENTER`]) carry what `ovs-appctl` and
+//! `ovs-vsctl` do for Open vSwitch — `trace`, `add-port`, `del-port`, `topology apply` — over the
+//! same OpenFlow connection the client verbs use, so every connection string works for them
+//! too. WYV_ADMIN_REQUEST (1) is the command's words, each followed by a NUL byte;
+//! WYV_ADMIN_REPLY (2) is a status word (0: done, 1: failed) and UTF-8 text, with the request's
+//! xid.
 
 use crate::error::{DecodeError, Layer};
 use crate::msg::Message;
@@ -23,6 +30,13 @@ pub const ONF_EXPERIMENTER: u32 = 0x4f4e_4600;
 pub const ONF_ET_BUNDLE_CONTROL: u32 = 2300;
 /// ONF_ET_BUNDLE_ADD_MESSAGE.
 pub const ONF_ET_BUNDLE_ADD_MESSAGE: u32 = 2301;
+
+/// wyvern's experimenter id: "WYV" in the low three bytes.
+pub const WYVERN_EXPERIMENTER: u32 = 0x0057_5956;
+/// WYV_ADMIN_REQUEST: a command for the switch's admin handler.
+pub const WYV_ADMIN_REQUEST: u32 = 1;
+/// WYV_ADMIN_REPLY: what the command did.
+pub const WYV_ADMIN_REPLY: u32 = 2;
 
 /// OFPBF_ATOMIC.
 pub const BUNDLE_ATOMIC: u16 = 1;
@@ -66,6 +80,13 @@ pub enum Experimenter {
     SetPacketInFormat(u32),
     BundleControl(BundleControl),
     BundleAdd(BundleAdd),
+    /// WYV_ADMIN_REQUEST: a command's words (none of them holds a NUL byte).
+    AdminRequest(Vec<String>),
+    /// WYV_ADMIN_REPLY: whether the command succeeded, and its output or error.
+    AdminReply {
+        ok: bool,
+        text: String,
+    },
     /// Anything else: the endpoint answers OFPBRC_BAD_EXPERIMENTER or BAD_EXP_TYPE.
     Other {
         experimenter: u32,
@@ -122,6 +143,19 @@ impl Experimenter {
                     trailer: inner.rest().to_vec(),
                 })
             }
+            (WYVERN_EXPERIMENTER, WYV_ADMIN_REQUEST) => {
+                Experimenter::AdminRequest(admin_words(r.rest())?)
+            }
+            (WYVERN_EXPERIMENTER, WYV_ADMIN_REPLY) => {
+                let ok = match r.u32()? {
+                    0 => true,
+                    1 => false,
+                    _ => return Err(admin_error("an admin reply's status must be 0 or 1")),
+                };
+                let text = String::from_utf8(r.rest().to_vec())
+                    .map_err(|_| admin_error("an admin reply's text is not UTF-8"))?;
+                Experimenter::AdminReply { ok, text }
+            }
             _ => Experimenter::Other {
                 experimenter,
                 exp_type,
@@ -154,6 +188,20 @@ impl Experimenter {
                 out.extend_from_slice(&crate::codec::encode(&b.message, b.xid));
                 out.extend_from_slice(&b.trailer);
             }
+            Experimenter::AdminRequest(words) => {
+                out.put_u32(WYVERN_EXPERIMENTER);
+                out.put_u32(WYV_ADMIN_REQUEST);
+                for w in words {
+                    out.extend_from_slice(w.as_bytes());
+                    out.push(0);
+                }
+            }
+            Experimenter::AdminReply { ok, text } => {
+                out.put_u32(WYVERN_EXPERIMENTER);
+                out.put_u32(WYV_ADMIN_REPLY);
+                out.put_u32(u32::from(!ok));
+                out.extend_from_slice(text.as_bytes());
+            }
             Experimenter::Other {
                 experimenter,
                 exp_type,
@@ -165,4 +213,24 @@ impl Experimenter {
             }
         }
     }
+}
+
+fn admin_error(what: &'static str) -> DecodeError {
+    DecodeError::bad_request(crate::error::BadRequestCode::BadLen, what)
+}
+
+/// The NUL-terminated words of an admin request.
+fn admin_words(body: &[u8]) -> Result<Vec<String>, DecodeError> {
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(words) = body.strip_suffix(&[0]) else {
+        return Err(admin_error("an admin request must end with a NUL byte"));
+    };
+    words
+        .split(|&b| b == 0)
+        .map(|w| {
+            String::from_utf8(w.to_vec()).map_err(|_| admin_error("an admin request is not UTF-8"))
+        })
+        .collect()
 }

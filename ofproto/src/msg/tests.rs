@@ -324,6 +324,24 @@ fn golden_other_messages_decode_as_expected() {
     let (_, m) = decode(&bytes(golden::SET_PACKET_IN_FORMAT)).unwrap();
     assert_eq!(m, Message::Experimenter(Experimenter::SetPacketInFormat(2)));
 
+    // wyvern's admin request: experimenter "WYV", type 1, NUL-terminated words.
+    let req = Message::Experimenter(Experimenter::AdminRequest(vec![
+        "del-port".into(),
+        "p1".into(),
+    ]));
+    let wire = crate::codec::encode(&req, 7);
+    assert_eq!(
+        wire,
+        bytes(
+            "04 04 00 1c 00 00 00 07 00 57 59 56 00 00 00 01 64 65 6c 2d 70 6f 72 74 00 70 31 00"
+        )
+    );
+    assert_eq!(decode(&wire).unwrap().1, req);
+    let mut unterminated = wire.clone();
+    unterminated.pop();
+    unterminated[3] -= 1;
+    assert!(decode(&unterminated).is_err());
+
     let nx = flow_mod_of(&bytes(golden::NX_EXTRAS));
     let acts = apply(&nx.flow_mod.spec);
     assert_eq!(
@@ -1022,6 +1040,8 @@ fn arb_experimenter() -> impl Strategy<Value = Experimenter> {
     ];
     prop_oneof![
         any::<u32>().prop_map(Experimenter::SetPacketInFormat),
+        proptest::collection::vec("[^\\x00]{0,12}", 0..5).prop_map(Experimenter::AdminRequest),
+        (any::<bool>(), ".{0,40}").prop_map(|(ok, text)| Experimenter::AdminReply { ok, text }),
         (any::<u32>(), any::<u16>(), any::<u16>(), arb_bytes(16)).prop_map(
             |(bundle_id, t, flags, properties)| Experimenter::BundleControl(BundleControl {
                 bundle_id,
@@ -1052,6 +1072,8 @@ fn arb_experimenter() -> impl Strategy<Value = Experimenter> {
                 (NX_EXPERIMENTER, NXT_SET_PACKET_IN_FORMAT)
                     | (ONF_EXPERIMENTER, ONF_ET_BUNDLE_CONTROL)
                     | (ONF_EXPERIMENTER, ONF_ET_BUNDLE_ADD_MESSAGE)
+                    | (WYVERN_EXPERIMENTER, WYV_ADMIN_REQUEST)
+                    | (WYVERN_EXPERIMENTER, WYV_ADMIN_REPLY)
             ))
             .prop_map(|(experimenter, exp_type, data)| Experimenter::Other {
                 experimenter,

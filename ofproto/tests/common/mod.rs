@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use wyvern_ofproto::codec::{self, FrameSplitter, Header};
 use wyvern_ofproto::endpoint::{ConnTarget, Endpoint, EndpointConfig, ListenAddr};
 use wyvern_ofproto::msg::{Hello, Message};
-use wyvern_ofproto::ports::NoPorts;
+use wyvern_ofproto::services::Services;
 use wyvern_pipeline::{Pipeline, PipelineConfig};
 
 /// An endpoint listening on `ptcp:0:127.0.0.1`, with its pipeline.
@@ -26,11 +26,15 @@ impl Switch {
     }
 
     pub fn start_with(tweak: impl FnOnce(&mut EndpointConfig)) -> Switch {
+        Switch::start_services(tweak, Services::default())
+    }
+
+    pub fn start_services(tweak: impl FnOnce(&mut EndpointConfig), services: Services) -> Switch {
         let pipeline = Pipeline::new(PipelineConfig::default());
         let mut config = EndpointConfig::new("br-test", 0x00_00_42_fb_f3_84_88_4c);
         config.listen = vec!["ptcp:0:127.0.0.1".parse::<ConnTarget>().unwrap()];
         tweak(&mut config);
-        let endpoint = Endpoint::start(config, pipeline.clone(), Arc::new(NoPorts::new())).unwrap();
+        let endpoint = Endpoint::start(config, pipeline.clone(), services).unwrap();
         let addr = match endpoint.listen_addrs().first() {
             Some(ListenAddr::Tcp(a)) => *a,
             other => panic!("first listener is not TCP: {other:?}"),

@@ -17,8 +17,9 @@
 //! 110). The rest → 52 (1).
 //!
 //! **51, ARP responder.** An ARP request for a router interface IP in its network is turned
-//! into the reply in place and sent back out the in-port (100). Other ARP → NORMAL, plus the
-//! tunnel copies for broadcasts from local ports (1).
+//! into the reply in place and sent back out the in-port (100). ARP from the tunnel → NORMAL
+//! (3); broadcast ARP from local ports → NORMAL plus the tunnel copies (2); other ARP → NORMAL
+//! (1).
 //!
 //! **52, east-west.** Same subnet → NORMAL (30). Ping to a router interface → the controller
 //! (40). Another subnet on the same router → the controller, which learns one flow per
@@ -239,10 +240,10 @@ impl<'a> Compiler<'a> {
         }
         if let Some(tun) = self.tunnel().filter(|_| self.multi_node()) {
             f.push(format!(
-                "table={t}, priority=2,in_port={tun} actions=NORMAL"
+                "table={t}, priority=3,in_port={tun} actions=NORMAL"
             ));
             f.push(format!(
-                "table={t}, priority=1,dl_dst=ff:ff:ff:ff:ff:ff actions=NORMAL,goto_table:{}",
+                "table={t}, priority=2,dl_dst=ff:ff:ff:ff:ff:ff actions=NORMAL,goto_table:{}",
                 Stage::Tunnel.table()
             ));
         }
@@ -411,6 +412,29 @@ mod tests {
             .unwrap();
     }
 
+    /// A flow that matches everything must not share its priority with another flow of its
+    /// table: which of the two a packet takes would be undefined.
+    fn no_catch_all_shares_its_priority(lines: &str) {
+        let flows: Vec<(&str, &str, &str)> = lines
+            .lines()
+            .filter_map(|l| {
+                let (head, _) = l.split_once(" actions=")?;
+                let (table, rest) = head.split_once(", ")?;
+                let (prio, matching) = rest.split_once(',').unwrap_or((rest, ""));
+                Some((table, prio.trim_start_matches("send_flow_rem "), matching))
+            })
+            .collect();
+        for (t, p, m) in &flows {
+            if m.is_empty() {
+                let same = flows
+                    .iter()
+                    .filter(|(t2, p2, _)| t2 == t && p2 == p)
+                    .count();
+                assert_eq!(same, 1, "{t} {p}: a catch-all shares its priority\n{lines}");
+            }
+        }
+    }
+
     #[test]
     fn only_networks_with_a_local_port_get_flows() {
         let mut t = blog();
@@ -468,6 +492,14 @@ mod tests {
             "table=60, priority=10,metadata=0x1f42,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=set_field:0x1f42->tun_id,set_field:192.168.50.2->tun_dst,output:6"
         ), "{lines}");
         assert!(!lines.contains("192.168.50.3"));
+        // ARP broadcasts reach the other chassis too.
+        assert!(
+            lines.contains(
+                "table=51, priority=2,dl_dst=ff:ff:ff:ff:ff:ff actions=NORMAL,goto_table:60"
+            ),
+            "{lines}"
+        );
+        no_catch_all_shares_its_priority(&lines);
         let mods = compile(&t, &i).unwrap();
         Pipeline::new(PipelineConfig::default())
             .apply(&mods)

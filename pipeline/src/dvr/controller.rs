@@ -53,7 +53,7 @@ pub fn flows_of_port(id: u32) -> [(u64, u64); 2] {
 }
 
 /// Settings of the controller.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct L3Config {
     pub idle_timeout: u16,
     pub hard_timeout: u16,
@@ -105,6 +105,9 @@ pub struct L3Controller {
     tunnel_port: Option<u32>,
     config: L3Config,
     bucket: TokenBucket,
+    /// Cookie ids by port name: kept for as long as the controller runs, so that a port keeps
+    /// its id (and its learned flows their cookie) when the topology changes around it.
+    ids: HashMap<String, u32>,
     pub counters: L3Counters,
 }
 
@@ -125,24 +128,42 @@ impl L3Controller {
         config: L3Config,
     ) -> Self {
         let bucket = TokenBucket::new(config.router_replies_per_sec);
-        L3Controller {
-            topo,
+        let mut c = L3Controller {
+            topo: Arc::new(Topology::default()),
             chassis: chassis.to_string(),
-            ofports,
+            ofports: HashMap::new(),
             tunnel_port,
             config,
             bucket,
+            ids: HashMap::new(),
             counters: L3Counters::default(),
-        }
+        };
+        c.set_topology(topo, ofports, tunnel_port);
+        c
     }
 
-    /// The id used in cookies for the port called `name` (its index in the topology, from 1).
+    /// Takes a new topology and the local ports' numbers. Ports keep their cookie ids; new
+    /// ports get fresh ones. Learned flows of ports that changed are not touched here: the
+    /// caller deletes them with [`L3Controller::forget_port`].
+    pub fn set_topology(
+        &mut self,
+        topo: Arc<Topology>,
+        ofports: HashMap<String, u32>,
+        tunnel_port: Option<u32>,
+    ) {
+        for p in &topo.ports {
+            let next = self.ids.len() as u32 + 1;
+            self.ids.entry(p.name.clone()).or_insert(next);
+        }
+        self.topo = topo;
+        self.ofports = ofports;
+        self.tunnel_port = tunnel_port;
+    }
+
+    /// The id used in cookies for the port called `name`: given in the order ports first
+    /// appeared, from 1, and never reused.
     pub fn port_id(&self, name: &str) -> Option<u32> {
-        self.topo
-            .ports
-            .iter()
-            .position(|p| p.name == name)
-            .map(|i| i as u32 + 1)
+        self.ids.get(name).copied()
     }
 
     /// Handles one packet-in.
@@ -330,12 +351,27 @@ impl L3Controller {
         s
     }
 
-    /// Deletes every learned flow that involves port `name` (the port went away).
+    /// Deletes every learned flow that involves port `name` (the port went away or changed);
+    /// returns how many there were.
     pub fn forget_port(&self, pipeline: &Pipeline, name: &str) -> Result<usize, crate::BatchError> {
         let Some(id) = self.port_id(name) else {
             return Ok(0);
         };
-        let mods: Vec<FlowMod> = flows_of_port(id)
+        let selectors = flows_of_port(id);
+        let count = selectors
+            .iter()
+            .map(|&(cookie, cookie_mask)| {
+                pipeline
+                    .dump_flows(&crate::FlowFilter {
+                        table: Stage::EastWest.table(),
+                        cookie,
+                        cookie_mask,
+                        ..crate::FlowFilter::default()
+                    })
+                    .len()
+            })
+            .sum::<usize>();
+        let mods: Vec<FlowMod> = selectors
             .into_iter()
             .map(|(cookie, mask)| FlowMod {
                 command: FlowModCommand::Delete,
@@ -348,9 +384,9 @@ impl L3Controller {
                 out_port: PortNo::ANY,
             })
             .collect();
-        let before = pipeline.dump_flows(&crate::FlowFilter::default()).len();
         pipeline.apply(&mods)?;
-        Ok(before - pipeline.dump_flows(&crate::FlowFilter::default()).len())
+        // A flow between a port and itself would be counted twice; there are none.
+        Ok(count)
     }
 
     fn echo_reply(&mut self, pipeline: &Pipeline, pin: &PacketIn) -> Outcome {
