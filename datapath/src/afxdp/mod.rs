@@ -438,7 +438,7 @@ impl Port for AfXdpPort {
         if unsent > 0 {
             self.counters.tx_drop(DropReason::TxRingFull, unsent);
         }
-        if let Err(e) = self.rings.kick_tx() {
+        if let Err(e) = self.rings.kick_tx(sent) {
             self.counters.tx_errors += 1;
             return Err(PortError::io("sendto(AF_XDP) wakeup", e));
         }

@@ -15,6 +15,10 @@ use super::umem::{Frames, Member, PortSlot, Umem};
 use super::{AfXdpConfig, XdpMode, XskKernelStats};
 use crate::port::{PortError, Result};
 
+/// Most frames one `sendto(2)` makes the kernel send in copy mode (`TX_BATCH_SIZE` in
+/// `net/xdp/xsk.c`).
+const TX_BATCH_SIZE: usize = 32;
+
 fn qsize(n: u32) -> Result<QueueSize> {
     QueueSize::new(n).map_err(|e| PortError::Config(format!("ring size {n}: {e}")))
 }
@@ -160,11 +164,41 @@ impl Rings {
         unsafe { self.tx.produce(&descs[..n]) }
     }
 
-    /// Wake the kernel to send what is on the TX ring, if it asked to be woken (in copy mode
-    /// it always does while frames wait; the call is cheap when it did not).
-    pub(super) fn kick_tx(&mut self) -> io::Result<()> {
-        if self.tx.needs_wakeup() {
-            self.tx.wakeup()?;
+    /// Wake the kernel to send the `pending` frames on the TX ring, if it asked to be woken
+    /// (in copy mode it always does while frames wait).
+    ///
+    /// In copy mode one `sendto(2)` sends at most 32 frames (the kernel's `TX_BATCH_SIZE`)
+    /// and fails with `EAGAIN` while more wait, so this calls it until it succeeds, once per
+    /// 32 frames and once more at most: a burst of 64 needs two or three calls, not one per
+    /// burst with the rest left to fill the ring. (`EAGAIN` also means the completion ring is
+    /// full; the bound keeps that from spinning.) `ENOBUFS`, `EBUSY` and `ENETDOWN` (the
+    /// device cannot take more now) end the kicking quietly, as in libxdp's examples.
+    pub(super) fn kick_tx(&mut self, pending: usize) -> io::Result<()> {
+        if !self.tx.needs_wakeup() {
+            return Ok(());
+        }
+        for _ in 0..=pending.div_ceil(TX_BATCH_SIZE) {
+            // SAFETY: sendto(2) with a null buffer of length 0 and no address reads no memory;
+            // the descriptor is this socket's, open while `self.rx` lives.
+            let rc = unsafe {
+                libc::sendto(
+                    self.raw_fd(),
+                    std::ptr::null(),
+                    0,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null(),
+                    0,
+                )
+            };
+            if rc >= 0 {
+                return Ok(());
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
+                Some(libc::ENOBUFS | libc::EBUSY | libc::ENETDOWN) => return Ok(()),
+                _ => return Err(err),
+            }
         }
         Ok(())
     }
