@@ -30,8 +30,10 @@ pub(super) struct Rings {
     tx: TxQueue,
     fill: FillQueue,
     comp: CompQueue,
-    /// Reused descriptor array for ring calls (never grows past the ring size).
-    scratch: Vec<FrameDesc>,
+    /// Descriptors consumed from the RX or completion ring (fixed length: the ring size).
+    consumed: Box<[FrameDesc]>,
+    /// Descriptors to produce to the fill ring (never grows past the ring size).
+    to_fill: Vec<FrameDesc>,
 }
 
 impl Rings {
@@ -89,7 +91,8 @@ impl Rings {
             tx,
             fill,
             comp,
-            scratch: Vec::with_capacity(size),
+            consumed: vec![FrameDesc::default(); size].into_boxed_slice(),
+            to_fill: Vec::with_capacity(size),
         })
     }
 
@@ -101,14 +104,14 @@ impl Rings {
     /// Move free frames from the stock onto the fill ring, as many as it has room for.
     pub(super) fn refill(&mut self, umem: &Umem, frames: &mut Frames, slot: PortSlot) -> usize {
         let room = self.fill.nb_free(umem.ring_size()) as usize;
-        let n = room.min(frames.free()).min(self.scratch.capacity());
+        let n = room.min(frames.free()).min(self.to_fill.capacity());
         if n == 0 {
             return 0;
         }
-        self.scratch.clear();
+        self.to_fill.clear();
         for _ in 0..n {
             if let Some(index) = frames.take() {
-                self.scratch.push(umem.fill_desc(index));
+                self.to_fill.push(umem.fill_desc(index));
                 frames.put_on_ring(index, slot);
             }
         }
@@ -116,8 +119,8 @@ impl Rings {
         // the stock, so nothing else reads or writes it; its owner tag now says it is in this
         // socket's rings, and it is not touched again until the RX ring hands it back. `n`
         // does not exceed the free room, so all of them are produced.
-        let done = unsafe { self.fill.produce(&self.scratch) };
-        for desc in &self.scratch[done..] {
+        let done = unsafe { self.fill.produce(&self.to_fill) };
+        for desc in &self.to_fill[done..] {
             // Not produced after all: back to the stock.
             if let Some((index, _)) = umem.locate(desc) {
                 frames.took_off_ring(index, slot);
@@ -139,14 +142,12 @@ impl Rings {
     /// descriptors are the caller's: it must record them with [`Frames::took_off_ring`] and then
     /// keep, send or free each.
     pub(super) fn receive(&mut self, max: usize) -> &[FrameDesc] {
-        let max = max.min(self.scratch.capacity());
-        self.scratch.clear();
-        self.scratch.resize(max, FrameDesc::default());
+        let max = max.min(self.consumed.len());
         // SAFETY: the RX ring of this socket only holds frames of its UMEM (the fill ring was
-        // given only those), so the descriptors written into `scratch` name frames of this
+        // given only those), so the descriptors written into `consumed` name frames of this
         // UMEM the kernel has finished with.
-        let n = unsafe { self.rx.consume(&mut self.scratch) };
-        &self.scratch[..n]
+        let n = unsafe { self.rx.consume(&mut self.consumed[..max]) };
+        &self.consumed[..n]
     }
 
     /// Put `descs` (frames the caller owns, of this socket's UMEM) on the TX ring, from the
@@ -206,13 +207,10 @@ impl Rings {
     /// Take the frames the kernel has finished sending off the completion ring and put them
     /// back in the stock; returns how many.
     pub(super) fn complete(&mut self, umem: &Umem, frames: &mut Frames, slot: PortSlot) -> usize {
-        self.scratch.clear();
-        self.scratch
-            .resize(self.scratch.capacity(), FrameDesc::default());
         // SAFETY: the completion ring only returns frames this socket put on its TX ring, all
         // of its UMEM.
-        let n = unsafe { self.comp.consume(&mut self.scratch) };
-        for desc in &self.scratch[..n] {
+        let n = unsafe { self.comp.consume(&mut self.consumed) };
+        for desc in &self.consumed[..n] {
             if let Some((index, _)) = umem.locate(desc) {
                 frames.took_off_ring(index, slot);
                 frames.give(index);
