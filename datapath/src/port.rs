@@ -115,6 +115,13 @@ pub trait Port: Send + fmt::Debug {
     /// (the loopback port has none: use [`Port::register`]).
     fn raw_fd(&self) -> Option<RawFd>;
 
+    /// Whether a receive with nothing pending costs no system call (the port's queue is
+    /// memory, like AF_XDP's RX ring), so that a busy-polling worker may try it on every turn
+    /// instead of waiting for epoll to report it readable.
+    fn busy_pollable(&self) -> bool {
+        false
+    }
+
     /// Register the port with a mio registry for readable events under `token`.
     fn register(&mut self, registry: &mio::Registry, token: mio::Token) -> io::Result<()> {
         match self.raw_fd() {

@@ -4,14 +4,17 @@
 //! Each worker owns some ports (see [`crate::bridge`]) and loops:
 //! 1. wait in epoll (mio) until a port is readable or the worker is woken (its
 //!    [`mio::Waker`]: a command, a frame from another worker, an injected frame), at most
-//!    [`IDLE_TICK`]; or, busy-polling, do not wait;
+//!    [`IDLE_TICK`]; or, busy-polling, do not wait, and ask epoll only every
+//!    [`BUSY_EPOLL_TURNS`] turns: ports whose receive costs no system call
+//!    ([`Port::busy_pollable`], the AF_XDP rings) are tried on every turn regardless;
 //! 2. apply commands (add or remove a port, new routing map, stop);
 //! 3. send what other workers queued for its ports, then what controllers injected;
 //! 4. for each readable port, receive a burst of up to [`BURST`] frames, run it through
 //!    [`wyvern_pipeline::Worker::process`] as one batch and transmit the verdicts: frames for
 //!    its own ports are gathered in one burst per output port and sent together; frames for
 //!    ports of another worker go to that worker's inbox;
-//! 5. when idle, flush the pipeline worker's counters; about once a second, check link states.
+//! 5. when idle (busy-polling: every [`HOUSEKEEPING_TURNS`] turns), flush the pipeline
+//!    worker's counters and publish the worker's; about once a second, check link states.
 //!
 //! mio's epoll is edge-triggered, so a port stays "ready" while its last receive returned
 //! frames, and is received from again before the worker sleeps.
@@ -56,6 +59,13 @@ pub const INBOX_DEPTH: usize = 1024;
 
 /// Longest sleep of an idle worker (it flushes counters and checks links on waking).
 pub const IDLE_TICK: Duration = Duration::from_millis(100);
+
+/// A busy-polling worker asks epoll about its ports once per this many turns.
+const BUSY_EPOLL_TURNS: u32 = 32;
+
+/// Counters are flushed and links checked on every idle turn of a sleeping worker, and once per
+/// this many turns otherwise (a busy-polling worker, or one that never runs out of frames).
+const HOUSEKEEPING_TURNS: u32 = 1024;
 
 /// How often a worker checks its ports' link state.
 const LINK_CHECK: Duration = Duration::from_secs(1);
@@ -223,6 +233,9 @@ struct Slot {
     dirty: bool,
     /// Whether the last receive returned frames (edge-triggered epoll: receive again).
     ready: bool,
+    /// Whether a busy-polling worker receives from the port on every turn (it costs no
+    /// system call, or epoll cannot watch the port); the others when epoll says so.
+    spin: bool,
     /// Drops this worker made on the port's behalf; `rx_dropped` here are frames the port
     /// already counted as received.
     extra: PortCounters,
@@ -355,23 +368,13 @@ impl WorkerLoop {
     /// Run until told to stop; returns the ports still owned (for the bridge to close).
     pub(crate) fn run(mut self) -> Vec<(u32, Box<dyn Port>)> {
         let mut busy = false;
+        let mut turn = 0u32;
         loop {
-            let pending = self.slots.iter().flatten().any(|s| s.ready);
-            let timeout = if self.busy_poll || pending || busy {
-                Duration::ZERO
-            } else {
-                IDLE_TICK
-            };
-            if let Err(e) = self.poll.poll(&mut self.events, Some(timeout))
-                && e.kind() != std::io::ErrorKind::Interrupted
-            {
-                tracing::error!(worker = self.index, error = %e, "epoll failed");
-                std::thread::sleep(IDLE_TICK);
-            }
-            for ev in self.events.iter() {
-                if let Some(Some(slot)) = self.slots.get_mut(ev.token().0) {
-                    slot.ready = true;
-                }
+            turn = turn.wrapping_add(1);
+            // Busy-polling, epoll is asked only every few turns: the ports that need it (TAP,
+            // VXLAN) wait a little, the ring ports are polled on every turn regardless.
+            if !self.busy_poll || turn.is_multiple_of(BUSY_EPOLL_TURNS) {
+                self.wait_events(busy);
             }
             if !self.commands() {
                 break;
@@ -381,12 +384,13 @@ impl WorkerLoop {
             for i in 0..self.slots.len() {
                 let ready = self.slots[i]
                     .as_ref()
-                    .is_some_and(|s| s.ready || self.busy_poll);
+                    .is_some_and(|s| s.ready || (self.busy_poll && s.spin));
                 if ready {
                     busy |= self.poll_port(i);
                 }
             }
-            if !busy {
+            let idle = !busy && !self.busy_poll;
+            if idle || turn.is_multiple_of(HOUSEKEEPING_TURNS) {
                 self.pw.flush();
                 self.shared.stats.publish(&self.stats);
                 if self.last_link_check.elapsed() >= LINK_CHECK {
@@ -405,6 +409,28 @@ impl WorkerLoop {
                 (s.no, s.port)
             })
             .collect()
+    }
+
+    /// Wait in epoll for readable ports or a wake-up (not at all when busy-polling or when
+    /// frames are pending, at most [`IDLE_TICK`] otherwise); marks the ports it reports ready.
+    fn wait_events(&mut self, busy: bool) {
+        let pending = self.slots.iter().flatten().any(|s| s.ready);
+        let timeout = if self.busy_poll || pending || busy {
+            Duration::ZERO
+        } else {
+            IDLE_TICK
+        };
+        if let Err(e) = self.poll.poll(&mut self.events, Some(timeout))
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            tracing::error!(worker = self.index, error = %e, "epoll failed");
+            std::thread::sleep(IDLE_TICK);
+        }
+        for ev in self.events.iter() {
+            if let Some(Some(slot)) = self.slots.get_mut(ev.token().0) {
+                slot.ready = true;
+            }
+        }
     }
 
     /// Apply pending commands; false to stop.
@@ -431,10 +457,15 @@ impl WorkerLoop {
                 self.slots.len() - 1
             }
         };
-        if let Err(e) = port.register(self.poll.registry(), mio::Token(i)) {
-            tracing::warn!(worker = self.index, port = no, error = %e,
-                "cannot register port with epoll; it is busy-polled");
-        }
+        let registered = match port.register(self.poll.registry(), mio::Token(i)) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(worker = self.index, port = no, error = %e,
+                    "cannot register port with epoll; it is busy-polled");
+                false
+            }
+        };
+        let spin = port.busy_pollable() || !registered;
         let before = port.counters();
         let mut slot = Slot {
             no,
@@ -444,6 +475,7 @@ impl WorkerLoop {
             dirty: false,
             // Frames may have arrived before registration: look once.
             ready: true,
+            spin,
             extra: PortCounters::default(),
             extra_rx_bytes: 0,
             seen_tx: (

@@ -449,6 +449,11 @@ impl Port for AfXdpPort {
         Some(self.rings.raw_fd())
     }
 
+    /// The RX ring is memory shared with the kernel: looking at it is no system call.
+    fn busy_pollable(&self) -> bool {
+        true
+    }
+
     fn counters(&self) -> PortCounters {
         self.counters
     }
