@@ -457,15 +457,20 @@ impl WorkerLoop {
                 self.slots.len() - 1
             }
         };
-        let registered = match port.register(self.poll.registry(), mio::Token(i)) {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(worker = self.index, port = no, error = %e,
-                    "cannot register port with epoll; it is busy-polled");
-                false
+        // A busy-polling worker tries ring ports on every turn, so it does not register them:
+        // a socket in an epoll set pays for a wake-up call on every transmit completion.
+        let spin = if self.busy_poll && port.busy_pollable() {
+            true
+        } else {
+            match port.register(self.poll.registry(), mio::Token(i)) {
+                Ok(()) => port.busy_pollable(),
+                Err(e) => {
+                    tracing::warn!(worker = self.index, port = no, error = %e,
+                        "cannot register port with epoll; it is busy-polled");
+                    true
+                }
             }
         };
-        let spin = port.busy_pollable() || !registered;
         let before = port.counters();
         let mut slot = Slot {
             no,
