@@ -141,6 +141,9 @@ pub enum PortKind {
         mac: Option<MacAddr>,
         /// MTU to set (`None`: 1500).
         mtu: Option<u32>,
+        /// Checksum and TCP segmentation offload with the stack behind the TAP
+        /// ([`TapConfig::offload`]).
+        offload: bool,
     },
     /// The flow-based VXLAN port, receiving on `local`.
     Vxlan {
@@ -592,10 +595,11 @@ impl Bridge {
                 worker = Some(w);
                 (Box::new(AfXdpPort::open(&cfg)?), PortType::Afxdp)
             }
-            PortKind::Tap { mac, mtu } => {
+            PortKind::Tap { mac, mtu, offload } => {
                 let mut cfg = TapConfig::new(&spec.name);
                 cfg.mac = *mac;
                 cfg.mtu = *mtu;
+                cfg.offload = *offload;
                 (Box::new(TapPort::create(&cfg)?), PortType::Tap)
             }
             PortKind::Vxlan { local, dst_port } => {

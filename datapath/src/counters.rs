@@ -35,11 +35,15 @@ pub enum DropReason {
     /// The bridge dropped the frame because the port is configured not to take it
     /// (OpenFlow `OFPPC_PORT_DOWN`, `OFPPC_NO_RECV` on receive, `OFPPC_NO_FWD` on transmit).
     AdminDown,
+    /// A TAP's virtio-net header asked for an offload the datapath does not do (UDP
+    /// segmentation, a super-frame that is not TCP), or a partial checksum could no longer be
+    /// found in the frame.
+    BadOffload,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// Every reason, in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -54,6 +58,7 @@ impl DropReason {
         DropReason::NoTunnelDst,
         DropReason::Fragmented,
         DropReason::AdminDown,
+        DropReason::BadOffload,
     ];
 
     /// Short snake_case name, for statistics output.
@@ -70,6 +75,7 @@ impl DropReason {
             DropReason::NoTunnelDst => "no_tunnel_dst",
             DropReason::Fragmented => "fragmented",
             DropReason::AdminDown => "admin_down",
+            DropReason::BadOffload => "bad_offload",
         }
     }
 }

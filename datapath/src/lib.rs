@@ -13,12 +13,14 @@
 //! - [`port`]: the [`Port`] trait every port implements.
 //! - [`counters`]: per-port counters, drops by named reason ([`DropReason`]).
 //! - [`loopback`]: an in-memory port pair; needs no root, for pipeline tests and benches.
-//! - [`tap`]: a TAP device (`IFF_TAP | IFF_NO_PI`), removed when the port is dropped.
+//! - [`tap`]: a TAP device (`IFF_TAP | IFF_NO_PI`), removed when the port is dropped; by
+//!   default with virtio-net headers and checksum/TCP segmentation offload to its stack.
 //! - [`afxdp`]: an AF_XDP socket bound to one queue of an existing interface (xsk-rs/libxdp);
 //!   the ports of one worker share a UMEM and hand frames to each other without copying.
 //! - [`vxlan`]: the flow-based VXLAN tunnel port over a UDP socket.
-//! - [`offload`]: completing the TCP/UDP checksums a sender's checksum offload left partial
-//!   (frames an AF_XDP port receives from a veth).
+//! - [`offload`]: what senders' checksum and segmentation offloads leave to the device:
+//!   partial checksums from a veth (AF_XDP), the virtio-net header of a TAP with offloads, and
+//!   software segmentation of TCP super-frames for ports that take none.
 //! - [`bridge`]: [`Bridge`], the ports and packet workers of one switch: OpenFlow port
 //!   numbers, port configuration, [`PortEvent`]s, the LOCAL port, shutdown.
 //! - [`workers`]: the packet worker loop (epoll or busy poll, bursts of 64 through the

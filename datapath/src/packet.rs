@@ -37,6 +37,8 @@ pub const MAX_FRAME_LEN: usize = 2048;
 /// Length of an Ethernet header (destination, source, EtherType).
 pub const ETH_HLEN: usize = 14;
 
+pub use crate::offload::Offload;
+
 /// Tunnel metadata: set by the VXLAN port on decapsulation, read by it on encapsulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TunnelMeta {
@@ -54,6 +56,8 @@ pub struct TunnelMeta {
 pub struct PacketMeta {
     /// Tunnel fields, for frames received from or sent to a tunnel port.
     pub tunnel: Option<TunnelMeta>,
+    /// Checksum and segmentation work a TAP with offloads left to the datapath.
+    pub offload: Offload,
 }
 
 /// One packet: a fixed buffer, the frame's position in it, and its metadata.
@@ -234,6 +238,37 @@ impl PacketBuf {
         self.buf_mut()[start..end].copy_from_slice(frame);
         self.copied = true;
         true
+    }
+
+    /// Replace the frame with a copy of `head` followed by `tail`, keeping the current start;
+    /// false (and nothing changed) if they do not fit.
+    pub fn set_frame_parts(&mut self, head: &[u8], tail: &[u8]) -> bool {
+        let len = head.len() + tail.len();
+        if len > self.room() {
+            return false;
+        }
+        let start = self.start;
+        let buf = self.buf_mut();
+        buf[start..start + head.len()].copy_from_slice(head);
+        buf[start + head.len()..start + len].copy_from_slice(tail);
+        self.end = start + len;
+        self.copied = true;
+        true
+    }
+
+    /// Make sure the buffer has room for a frame of `room` bytes after [`HEADROOM`]: a buffer
+    /// in a UMEM frame too small for that goes back to its heap buffer, and a heap buffer too
+    /// small is replaced by a larger one (an allocation, once per buffer: buffers only grow,
+    /// for the 64 KiB frames of TAPs with offloads). The buffer is reset if anything changed.
+    pub fn reserve_room(&mut self, room: usize) {
+        if self.room() >= room {
+            return;
+        }
+        self.release_umem();
+        if self.heap.len() < HEADROOM + room {
+            self.heap = vec![0; HEADROOM + room].into_boxed_slice();
+        }
+        self.reset();
     }
 
     /// Whether the frame was copied into this buffer ([`PacketBuf::set_frame`]) since the
@@ -425,14 +460,11 @@ impl Burst {
         Some(slot)
     }
 
-    /// Like [`Burst::next_slot`], for a port that needs room for `room` bytes: a buffer in a
-    /// UMEM frame too small for that goes back to its heap buffer (which has
-    /// [`MAX_FRAME_LEN`] bytes of room).
+    /// Like [`Burst::next_slot`], for a port that needs room for `room` bytes (see
+    /// [`PacketBuf::reserve_room`]).
     pub fn next_slot_with_room(&mut self, room: usize) -> Option<&mut PacketBuf> {
         let slot = self.next_slot()?;
-        if slot.room() < room {
-            slot.release_umem();
-        }
+        slot.reserve_room(room);
         Some(slot)
     }
 
@@ -443,10 +475,12 @@ impl Burst {
         }
     }
 
-    /// Copy `frame` into the next free buffer; false if the burst is full or the frame does not
-    /// fit a buffer.
+    /// Copy `frame` into the next free buffer (made large enough: see
+    /// [`PacketBuf::reserve_room`]); false if the burst is full.
     pub fn push_copy(&mut self, frame: &[u8]) -> bool {
-        let stored = self.next_slot().is_some_and(|slot| slot.set_frame(frame));
+        let stored = self
+            .next_slot_with_room(frame.len())
+            .is_some_and(|slot| slot.set_frame(frame));
         if stored {
             self.commit();
         }
@@ -483,6 +517,7 @@ impl Burst {
         let Some(slot) = self.bufs.get_mut(self.len) else {
             return false;
         };
+        slot.reserve_room(other.len());
         if slot.is_umem() {
             slot.reset();
             if !slot.set_frame(other.data()) {
@@ -494,6 +529,11 @@ impl Burst {
         }
         self.len += 1;
         true
+    }
+
+    /// Forget the last filled buffer (a frame that turned out not to be sendable).
+    pub(crate) fn drop_last(&mut self) {
+        self.len = self.len.saturating_sub(1);
     }
 
     /// Give every UMEM frame the burst's buffers hold back to its UMEM (when the UMEM's port

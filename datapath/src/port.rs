@@ -122,6 +122,13 @@ pub trait Port: Send + fmt::Debug {
         false
     }
 
+    /// Whether the port takes frames with offload work left ([`crate::PacketMeta::offload`]:
+    /// a partial checksum, a TCP super-frame), as a TAP with offloads does, handing the work to
+    /// its kernel. For any other port the worker does the work first.
+    fn accepts_offloads(&self) -> bool {
+        false
+    }
+
     /// Register the port with a mio registry for readable events under `token`.
     fn register(&mut self, registry: &mio::Registry, token: mio::Token) -> io::Result<()> {
         match self.raw_fd() {

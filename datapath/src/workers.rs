@@ -5,7 +5,7 @@
 //! 1. wait in epoll (mio) until a port is readable or the worker is woken (its
 //!    [`mio::Waker`]: a command, a frame from another worker, an injected frame), at most
 //!    [`IDLE_TICK`]; or, busy-polling, do not wait, and ask epoll only every
-//!    [`BUSY_EPOLL_TURNS`] turns: ports whose receive costs no system call
+//!    `BUSY_EPOLL_TURNS` (32) turns: ports whose receive costs no system call
 //!    ([`Port::busy_pollable`], the AF_XDP rings) are tried on every turn regardless;
 //! 2. apply commands (add or remove a port, new routing map, stop);
 //! 3. send what other workers queued for its ports, then what controllers injected;
@@ -13,7 +13,7 @@
 //!    [`wyvern_pipeline::Worker::process`] as one batch and transmit the verdicts: frames for
 //!    its own ports are gathered in one burst per output port and sent together; frames for
 //!    ports of another worker go to that worker's inbox;
-//! 5. when idle (busy-polling: every [`HOUSEKEEPING_TURNS`] turns), flush the pipeline
+//! 5. when idle (busy-polling: every `HOUSEKEEPING_TURNS` (1,024) turns), flush the pipeline
 //!    worker's counters and publish the worker's; about once a second, check link states.
 //!
 //! mio's epoll is edge-triggered, so a port stays "ready" while its last receive returned
@@ -29,6 +29,13 @@
 //! frame was already in a heap buffer, copied if it is in a UMEM frame (UMEM frames never
 //! leave their worker). A frame going to several ports is copied once per extra port.
 //! [`WorkerStats::tx_zero_copy`] and [`WorkerStats::tx_copied`] count the outcome.
+//!
+//! ## Offloads
+//! A frame from a TAP with offloads may still need its checksum completed, or be a TCP
+//! super-frame ([`crate::offload`]). A port that takes offloads (another such TAP) gets it as
+//! it is; for any other port the worker does the work while queueing the frame: it cuts a
+//! super-frame into segments written straight into the port's transmit burst, or completes the
+//! checksum in the queued copy ([`WorkerStats::sw_segmented`], [`WorkerStats::sw_checksums`]).
 //!
 //! ## Counters
 //! Per-port counters are the port's own plus the drops the worker makes on its behalf
@@ -48,6 +55,8 @@ use wyvern_pipeline::{EmitData, Pipeline, RxPacket, Verdicts};
 
 use crate::bridge::PortShared;
 use crate::counters::{DropReason, PortCounters};
+use crate::offload::segment::Segmenter;
+use crate::offload::{Gso, Offload};
 use crate::packet::{Burst, PacketBuf, PacketMeta, TunnelMeta};
 use crate::port::Port;
 
@@ -137,6 +146,12 @@ pub struct WorkerStats {
     /// Frames this worker's ports sent after copying them at least once (into a UMEM frame,
     /// a buffer of another worker, a TAP device or socket, or a flood's extra copies).
     pub tx_copied: u64,
+    /// TCP super-frames from TAPs with offloads that this worker cut into segments for a port
+    /// that takes no offloads ([`crate::offload::segment`]).
+    pub sw_segmented: u64,
+    /// Partial checksums from TAPs with offloads that this worker completed for a port that
+    /// takes no offloads.
+    pub sw_checksums: u64,
 }
 
 #[derive(Debug, Default)]
@@ -150,6 +165,8 @@ pub(crate) struct AtomicWorkerStats {
     port_errors: AtomicU64,
     tx_zero_copy: AtomicU64,
     tx_copied: AtomicU64,
+    sw_segmented: AtomicU64,
+    sw_checksums: AtomicU64,
 }
 
 impl AtomicWorkerStats {
@@ -164,6 +181,8 @@ impl AtomicWorkerStats {
         st(&self.port_errors, s.port_errors);
         st(&self.tx_zero_copy, s.tx_zero_copy);
         st(&self.tx_copied, s.tx_copied);
+        st(&self.sw_segmented, s.sw_segmented);
+        st(&self.sw_checksums, s.sw_checksums);
     }
 
     pub(crate) fn snapshot(&self) -> WorkerStats {
@@ -178,6 +197,8 @@ impl AtomicWorkerStats {
             port_errors: ld(&self.port_errors),
             tx_zero_copy: ld(&self.tx_zero_copy),
             tx_copied: ld(&self.tx_copied),
+            sw_segmented: ld(&self.sw_segmented),
+            sw_checksums: ld(&self.sw_checksums),
         }
     }
 }
@@ -236,6 +257,8 @@ struct Slot {
     /// Whether a busy-polling worker receives from the port on every turn (it costs no
     /// system call, or epoll cannot watch the port); the others when epoll says so.
     spin: bool,
+    /// Whether the port takes frames with offload work left ([`Port::accepts_offloads`]).
+    offloads: bool,
     /// Drops this worker made on the port's behalf; `rx_dropped` here are frames the port
     /// already counted as received.
     extra: PortCounters,
@@ -262,6 +285,118 @@ impl Slot {
             *d += e;
         }
         self.shared.publish(&c);
+    }
+}
+
+/// A frame on its way to a port's transmit burst.
+enum Outgoing<'a> {
+    /// A buffer of this worker, for the frame's last use: swapped into the burst.
+    Own(&'a mut PacketBuf),
+    /// A heap buffer from another worker: swapped into the burst, or copied if the burst's
+    /// buffer holds a UMEM frame (which stays here); see [`Burst::push_from`].
+    Foreign(&'a mut PacketBuf),
+    /// Bytes to copy (a flood's extra copy, an injected frame).
+    Bytes(&'a [u8]),
+}
+
+impl Outgoing<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Outgoing::Own(buf) | Outgoing::Foreign(buf) => buf.data(),
+            Outgoing::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+impl Slot {
+    /// Queue a frame for this port, sending the burst first if it is full. For a port that
+    /// takes no offloads, what a TAP's offloads left is done first: a super-frame is cut into
+    /// segments, a partial checksum completed. Returns whether anything was queued.
+    fn enqueue(&mut self, frame: Outgoing<'_>, meta: PacketMeta, stats: &mut WorkerStats) -> bool {
+        if let (false, Some(gso)) = (self.offloads, meta.offload.gso) {
+            return self.segment(frame.bytes(), gso, meta, stats);
+        }
+        if self.tx.is_full() {
+            self.send(stats);
+        }
+        let stored = match frame {
+            Outgoing::Own(buf) => self.tx.swap_slot(buf),
+            Outgoing::Foreign(buf) => self.tx.push_from(buf),
+            Outgoing::Bytes(bytes) => self.tx.push_copy(bytes),
+        };
+        let Some(last) = stored.then(|| self.tx.packets_mut().last_mut()).flatten() else {
+            self.extra.tx_drop(DropReason::Oversize, 1);
+            return false;
+        };
+        last.meta = meta;
+        if !self.offloads && meta.offload.partial_checksum {
+            last.meta.offload = Offload::default();
+            stats.sw_checksums += 1;
+            if let Err(reason) = meta.offload.complete_checksum(last.data_mut()) {
+                self.tx.drop_last();
+                self.extra.tx_drop(reason, 1);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Queue the segments of the super-frame `frame`.
+    fn segment(
+        &mut self,
+        frame: &[u8],
+        gso: Gso,
+        meta: PacketMeta,
+        stats: &mut WorkerStats,
+    ) -> bool {
+        let mut segments = match Segmenter::new(frame, gso) {
+            Ok(s) => s,
+            Err(reason) => {
+                self.extra.tx_drop(reason, 1);
+                return false;
+            }
+        };
+        stats.sw_segmented += 1;
+        let meta = PacketMeta {
+            offload: Offload::default(),
+            ..meta
+        };
+        let room = segments.max_len();
+        let mut any = false;
+        loop {
+            if self.tx.is_full() {
+                self.send(stats);
+            }
+            let Some(buf) = self.tx.next_slot_with_room(room) else {
+                break;
+            };
+            match segments.next_into(buf) {
+                None => break,
+                Some(true) => {
+                    buf.meta = meta;
+                    self.tx.commit();
+                    any = true;
+                }
+                Some(false) => {
+                    self.extra.tx_drop(DropReason::Oversize, 1);
+                    break;
+                }
+            }
+        }
+        any
+    }
+
+    /// Send the transmit burst.
+    fn send(&mut self, stats: &mut WorkerStats) {
+        if self.tx.is_empty() {
+            return;
+        }
+        if let Err(e) = self.port.send_burst(self.tx.packets_mut()) {
+            stats.port_errors += 1;
+            tracing::debug!(port = self.no, error = %e, "send failed");
+        }
+        self.tx.clear();
+        self.publish(stats);
     }
 }
 
@@ -326,13 +461,16 @@ fn pipeline_meta(meta: PacketMeta) -> wyvern_pipeline::PacketMeta {
     }
 }
 
-fn port_meta(meta: &wyvern_pipeline::PacketMeta) -> PacketMeta {
+/// The datapath's metadata for an output with the pipeline's `meta` (tunnel fields) of a
+/// frame that had `offload` work left.
+fn port_meta(meta: &wyvern_pipeline::PacketMeta, offload: Offload) -> PacketMeta {
     PacketMeta {
         tunnel: (meta.tun_dst != 0).then(|| TunnelMeta {
             tun_id: meta.tun_id as u32,
             tun_src: Ipv4Addr::from(meta.tun_src),
             tun_dst: Ipv4Addr::from(meta.tun_dst),
         }),
+        offload,
     }
 }
 
@@ -472,6 +610,7 @@ impl WorkerLoop {
             }
         };
         let before = port.counters();
+        let offloads = port.accepts_offloads();
         let mut slot = Slot {
             no,
             port,
@@ -481,6 +620,7 @@ impl WorkerLoop {
             // Frames may have arrived before registration: look once.
             ready: true,
             spin,
+            offloads,
             extra: PortCounters::default(),
             extra_rx_bytes: 0,
             seen_tx: (
@@ -523,16 +663,11 @@ impl WorkerLoop {
                         if slot.shared.config().blocks_tx() {
                             slot.extra.tx_drop(DropReason::AdminDown, 1);
                         } else {
-                            if slot.tx.is_full() {
-                                Self::send_slot(slot, &mut self.stats);
-                            }
-                            if slot.tx.push_from(&mut x.buf) {
-                                if !slot.dirty {
-                                    slot.dirty = true;
-                                    self.dirty.push(i);
-                                }
-                            } else {
-                                slot.extra.tx_drop(DropReason::Oversize, 1);
+                            let meta = x.buf.meta;
+                            let frame = Outgoing::Foreign(&mut x.buf);
+                            if slot.enqueue(frame, meta, &mut self.stats) && !slot.dirty {
+                                slot.dirty = true;
+                                self.dirty.push(i);
                             }
                         }
                     }
@@ -567,7 +702,7 @@ impl WorkerLoop {
                 inj.port,
                 Src::Arena(0, len),
                 &inj.data,
-                port_meta(&inj.meta),
+                port_meta(&inj.meta, Offload::default()),
             );
         }
         if any {
@@ -645,7 +780,14 @@ impl WorkerLoop {
                 EmitData::Frame => Src::Rx(usize::from(e.packet)),
                 EmitData::Copy { offset, len } => Src::Arena(offset as usize, len as usize),
             };
-            self.deliver(e.port, src, &verdicts.arena, port_meta(&e.meta));
+            // What the received frame's offloads left goes with each of its outputs.
+            let offload = self
+                .rx
+                .packets()
+                .get(usize::from(e.packet))
+                .map(|p| p.meta.offload)
+                .unwrap_or_default();
+            self.deliver(e.port, src, &verdicts.arena, port_meta(&e.meta, offload));
         }
         self.verdicts = verdicts;
         self.flush_tx();
@@ -688,23 +830,13 @@ impl WorkerLoop {
                 slot.extra.tx_drop(DropReason::AdminDown, 1);
                 return;
             }
-            if slot.tx.is_full() {
-                Self::send_slot(slot, &mut self.stats);
-            }
-            let stored = match (swap, src) {
-                (true, Src::Rx(p)) => slot.tx.swap_slot(&mut self.rx.packets_mut()[p]),
-                _ => slot.tx.push_copy(bytes),
+            let frame = match (swap, src) {
+                (true, Src::Rx(p)) => Outgoing::Own(&mut self.rx.packets_mut()[p]),
+                _ => Outgoing::Bytes(bytes),
             };
-            if stored {
-                if let Some(last) = slot.tx.packets_mut().last_mut() {
-                    last.meta = meta;
-                }
-                if !slot.dirty {
-                    slot.dirty = true;
-                    self.dirty.push(i);
-                }
-            } else {
-                slot.extra.tx_drop(DropReason::Oversize, 1);
+            if slot.enqueue(frame, meta, &mut self.stats) && !slot.dirty {
+                slot.dirty = true;
+                self.dirty.push(i);
             }
         } else if let Some(&w) = self.routes.get(&no) {
             let peer = &self.peers[w];
@@ -717,6 +849,7 @@ impl WorkerLoop {
                     std::mem::swap(&mut buf, &mut self.rx.packets_mut()[p]);
                 }
                 _ => {
+                    buf.reserve_room(bytes.len());
                     buf.reset();
                     buf.set_frame(bytes);
                 }
@@ -737,23 +870,11 @@ impl WorkerLoop {
         }
     }
 
-    fn send_slot(slot: &mut Slot, stats: &mut WorkerStats) {
-        if slot.tx.is_empty() {
-            return;
-        }
-        if let Err(e) = slot.port.send_burst(slot.tx.packets_mut()) {
-            stats.port_errors += 1;
-            tracing::debug!(port = slot.no, error = %e, "send failed");
-        }
-        slot.tx.clear();
-        slot.publish(stats);
-    }
-
     /// Send every gathered output burst.
     fn flush_tx(&mut self) {
         for &i in &self.dirty {
             if let Some(slot) = self.slots[i].as_mut() {
-                Self::send_slot(slot, &mut self.stats);
+                slot.send(&mut self.stats);
                 slot.dirty = false;
             }
         }
@@ -800,11 +921,10 @@ mod tests {
                 tun_src: Ipv4Addr::new(1, 2, 3, 4),
                 tun_dst: Ipv4Addr::new(5, 6, 7, 8),
             }),
+            offload: Offload::default(),
         };
-        assert_eq!(port_meta(&pipeline_meta(m)), m);
-        assert_eq!(
-            port_meta(&pipeline_meta(PacketMeta::default())).tunnel,
-            None
-        );
+        assert_eq!(port_meta(&pipeline_meta(m), Offload::default()), m);
+        let none = PacketMeta::default();
+        assert_eq!(port_meta(&pipeline_meta(none), none.offload).tunnel, None);
     }
 }

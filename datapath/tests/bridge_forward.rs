@@ -153,10 +153,30 @@ fn bridge_afxdp_ports_of_one_worker_hand_frames_over() {
     lab.bridge.shutdown();
 }
 
-#[test]
-fn bridge_tap_ports_ping_and_tcp() {
-    require_root!();
-    let p = prefix("bt");
+/// Add a TAP port (with or without offloads) named `tap` to `bridge`, move it into `ns` and
+/// give it `addr`.
+fn add_tap(bridge: &Bridge, tap: &str, offload: bool, ns: &str, addr: &str) {
+    let spec = PortSpec {
+        name: tap.to_owned(),
+        kind: PortKind::Tap {
+            mac: None,
+            mtu: None,
+            offload,
+        },
+        ofport: None,
+    };
+    bridge.add_port(spec).expect("add TAP port");
+    ip(&["link", "set", tap, "netns", ns]);
+    ip(&["-n", ns, "addr", "add", addr, "dev", tap]);
+    ip(&["-n", ns, "link", "set", tap, "up"]);
+    ip(&["-n", ns, "link", "set", "lo", "up"]);
+}
+
+/// Ping and TCP both ways between two namespaces on TAP ports of a two-worker bridge (each
+/// port on its own worker); returns the bridge, its cleanup and the largest average frame
+/// length a port received.
+fn tap_pair(tag: &str, net: u8, offload: bool) -> (Bridge, Cleanup, u64) {
+    let p = prefix(tag);
     let (ns_a, ns_b) = (format!("{p}a"), format!("{p}b"));
     let (t0, t1) = (format!("{p}t0"), format!("{p}t1"));
     let mut cleanup = Cleanup::default();
@@ -174,21 +194,76 @@ fn bridge_tap_ports_ping_and_tcp() {
         ..BridgeConfig::new(&format!("{p}br"))
     };
     let bridge = Bridge::start(pipeline, config).expect("start bridge");
-    for (tap, ns, addr) in [(&t0, &ns_a, "10.92.0.1/24"), (&t1, &ns_b, "10.92.0.2/24")] {
-        let spec = PortSpec {
-            name: tap.clone(),
-            kind: PortKind::Tap {
-                mac: None,
-                mtu: None,
-            },
-            ofport: None,
-        };
-        bridge.add_port(spec).expect("add TAP port");
-        ip(&["link", "set", tap, "netns", ns]);
-        ip(&["-n", ns, "addr", "add", addr, "dev", tap]);
-        ip(&["-n", ns, "link", "set", tap, "up"]);
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-    }
-    check_both_ways(&ns_a, &ns_b, 92, &bridge);
+    add_tap(&bridge, &t0, offload, &ns_a, &format!("10.{net}.0.1/24"));
+    add_tap(&bridge, &t1, offload, &ns_b, &format!("10.{net}.0.2/24"));
+    check_both_ways(&ns_a, &ns_b, net, &bridge);
+    let largest = bridge
+        .ports()
+        .iter()
+        .map(|p| p.counters.rx_bytes / p.counters.rx_packets.max(1))
+        .max()
+        .unwrap_or(0);
+    (bridge, cleanup, largest)
+}
+
+#[test]
+fn bridge_tap_ports_ping_and_tcp() {
+    require_root!();
+    let (bridge, _cleanup, largest) = tap_pair("bt", 92, false);
+    assert!(largest <= 1514, "average frame {largest} bytes");
+    bridge.shutdown();
+}
+
+/// With offloads, the namespaces' TCP stacks hand their TAPs 64 KiB super-frames with partial
+/// checksums, which cross the bridge (and its two workers) in one piece.
+#[test]
+fn bridge_tap_ports_with_offloads_carry_super_frames() {
+    require_root!();
+    let (bridge, _cleanup, largest) = tap_pair("bo", 89, true);
+    assert!(
+        largest > 3000,
+        "average frame {largest} bytes: no super-frames"
+    );
+    let stats = bridge.worker_stats();
+    assert!(
+        stats
+            .iter()
+            .all(|s| s.sw_segmented == 0 && s.sw_checksums == 0),
+        "{stats:?}"
+    );
+    bridge.shutdown();
+}
+
+/// From a TAP with offloads to an AF_XDP port, the worker segments the super-frames and
+/// completes checksums; the other way the AF_XDP port's frames go to the TAP as they are.
+#[test]
+fn bridge_finishes_tap_offloads_for_an_afxdp_port() {
+    require_root!();
+    let hosts = TwoHosts::new("bx", 88);
+    let pipeline = pipeline_with(&["priority=0 actions=NORMAL"]);
+    let config = BridgeConfig {
+        workers: 1,
+        local_port: false,
+        ..BridgeConfig::new(&format!("{}br", prefix("bx")))
+    };
+    let bridge = Bridge::start(pipeline, config).expect("start bridge");
+    let spec = PortSpec {
+        name: hosts.b1.clone(),
+        kind: PortKind::Afxdp {
+            iface: hosts.b1.clone(),
+            mode: XdpMode::Auto,
+        },
+        ofport: None,
+    };
+    in_netns(&hosts.ns_sw, || bridge.add_port(spec)).expect("add AF_XDP port");
+    // The TAP replaces the veth of namespace a.
+    ip(&["-n", &hosts.ns_a, "link", "del", &hosts.a0]);
+    let tap = format!("{}t", prefix("bx"));
+    let mut cleanup = Cleanup::default();
+    cleanup.link(&tap);
+    add_tap(&bridge, &tap, true, &hosts.ns_a, "10.88.0.1/24");
+    check_both_ways(&hosts.ns_a, &hosts.ns_b, 88, &bridge);
+    let stats = bridge.worker_stats();
+    assert!(stats[0].sw_segmented > 0, "{stats:?}");
     bridge.shutdown();
 }

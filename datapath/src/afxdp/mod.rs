@@ -22,7 +22,7 @@
 //!
 //! xsk-rs 0.11 builds a TX descriptor only for the address the frame had when it was received
 //! (`FrameDesc` has no address setter; descriptors come only from `Umem::new` and the rings), so
-//! a frame is always sent from [`umem::DATA_OFFSET`] in its UMEM frame. A frame whose start
+//! a frame is always sent from `DATA_OFFSET` (256 bytes) in its UMEM frame. A frame whose start
 //! moved in the pipeline (a VLAN tag pushed or popped) is moved back there first, within its
 //! own UMEM frame, and counted as copied.
 //!
@@ -250,7 +250,8 @@ impl AfXdpPort {
             return Ok(member);
         }
         if config.umem.is_some() && !zero_copy {
-            tracing::info!(iface = %config.iface, "shared UMEM full or unsuitable; using one of the port's own");
+            tracing::info!(iface = %config.iface,
+                "shared UMEM full or unsuitable; using one of the port's own");
         }
         Umem::private(config.frame_size, config.ring_size)?
             .join(&config.iface, config.queue)

@@ -15,7 +15,7 @@
 //! see. Every port socket joins afterwards and is closed for good when its port goes. The
 //! anchor's bind fixes the mode of the sockets that join: copy mode, with `need_wakeup`
 //! (Linux gives shared sockets the first socket's mode). A port that wants zero-copy uses a
-//! UMEM of its own ([`Umem::private`]), whose first socket is the port's.
+//! UMEM of its own (`Umem::private`), whose first socket is the port's.
 //!
 //! ## Who owns a frame
 //! Every frame of a UMEM is, at any time, in exactly one place:
