@@ -26,7 +26,9 @@
 #   bare              datapath/examples/afxdp_fwd: AF_XDP in, MACs rewritten, AF_XDP out
 #                     (shared UMEM, busy polling, native XDP) -- no parsing, no flow table
 #   wyvern-afxdp      wyvern run, afxdp ports (native XDP), --workers 1 --busy-poll
-#   wyvern-afxdp-2w   the same with --workers 2 (pinned to both CPUs, shared with the generator)
+#   wyvern-afxdp-2w   the same with --workers 2, without --busy-poll (pinned to both CPUs,
+#                     shared with the generator, so they sleep when idle); the ports are on
+#                     different workers, so every frame crosses from one to the other
 #   ovs-afxdp         ovs-vswitchd (netdev datapath), type=afxdp ports, xdp-mode=native,
 #                     one PMD thread
 #   ovs-system        ovs-vswitchd, type=system ports (AF_PACKET sockets, main thread)
@@ -135,8 +137,11 @@ interface = "$b"
 ofport = 2
 $([[ $type == afxdp ]] && echo 'options = { mode = "native" }')
 EOF
+    # Two busy-polling workers would take the generator's CPU from it: they sleep when idle.
+    local busy=(--busy-poll)
+    [[ $workers -gt 1 ]] && busy=()
     ip netns exec "$ns_sw" taskset -c "$cpus" "$wyvern" run --config "$dir/wyvern.toml" --bridge "${p}br" \
-        --run-dir "$dir" --workers "$workers" --busy-poll >"$dir/wyvern.log" 2>&1 &
+        --run-dir "$dir" --workers "$workers" "${busy[@]}" >"$dir/wyvern.log" 2>&1 &
     fwd_pid=$!
     pids+=("$fwd_pid")
     for _ in $(seq 100); do
