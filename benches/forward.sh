@@ -45,15 +45,12 @@
 # started, by pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common/netns.sh
 
-# The machine is shared, and Linux schedules by session (autogroup), so `nice` alone does not
-# keep other sessions' work off the measured CPUs: the script runs in a session of its own
-# whose autogroup gets nice $NICE (default -20). Every process it measures stays in that
-# session (ovs-vswitchd is not daemonized for that reason).
-if [[ -z ${FORWARD_SESSION:-} ]]; then
-    FORWARD_SESSION=1 exec setsid --wait "$0" "$@"
-fi
-echo "${NICE:--20}" >/proc/self/autogroup
+# The machine is shared: the script runs in a session of its own at autogroup nice $NICE
+# (benches/common/netns.sh). Every process it measures stays in that session (ovs-vswitchd
+# is not daemonized for that reason).
+bench_session "$@"
 
 PEERS=${PEERS:-"kernel bare wyvern-afxdp wyvern-afxdp-2w ovs-afxdp ovs-system wyvern-tap ovs-tap"}
 REPS=${REPS:-3}
@@ -75,33 +72,13 @@ g0=${p}g0 g1=${p}g1 k0=${p}k0 k1=${p}k1 t0=${p}t0 t1=${p}t1
 mac_g0=02:00:00:00:01:02 mac_g1=02:00:00:00:01:01
 mac_k1=02:00:00:00:02:01 mac_k0=02:00:00:00:02:02
 src_ip=10.10.1.2 dst_ip=10.10.2.2
-dir=$(mktemp -d "/tmp/$p.XXXXXX")
-pids=()
-
-cleanup() {
-    set +e
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    for f in "$dir"/*.pid; do
-        [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null
-    done
-    sleep 0.5
-    for ns in "$ns_gen" "$ns_sw" "$ns_sink"; do
-        ip netns del "$ns" 2>/dev/null
-    done
-    [[ -n ${KEEP:-} ]] && rm -rf "$log.d" && cp -r "$dir" "$log.d" && echo "kept $log.d"
-    rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
+bench_setup "$p" "$ns_gen" "$ns_sw" "$ns_sink"
 
 in_sw() { ip netns exec "$ns_sw" "$@"; }
 
 # --- topology -------------------------------------------------------------------------------
 for ns in "$ns_gen" "$ns_sw" "$ns_sink"; do
-    ip netns add "$ns"
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$ns" link set lo up
 done
 ip link add "$g0" netns "$ns_gen" address "$mac_g0" type veth peer name "$g1" netns "$ns_sw" address "$mac_g1"
 ip link add "$k0" netns "$ns_sink" address "$mac_k0" type veth peer name "$k1" netns "$ns_sw" address "$mac_k1"

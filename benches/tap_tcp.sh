@@ -11,14 +11,11 @@
 # Usage (root): [REPS=3] [DURATION=10] [NICE=-20] benches/tap_tcp.sh [LOG]
 # Everything it makes is named wytt<PID>*, and is removed on exit, failure or Ctrl-C; it stops
 # only the processes it started, by pid. Like benches/forward.sh it runs in a session of its
-# own whose autogroup gets nice $NICE, so that other sessions' work stays off the two CPUs.
+# own at autogroup nice $NICE (benches/common/netns.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-if [[ -z ${TAP_TCP_SESSION:-} ]]; then
-    TAP_TCP_SESSION=1 exec setsid --wait "$0" "$@"
-fi
-echo "${NICE:--20}" >/proc/self/autogroup
+. benches/common/netns.sh
+bench_session "$@"
 
 REPS=${REPS:-3}
 DURATION=${DURATION:-10}
@@ -31,26 +28,7 @@ wyvern=$(realpath "$target/release/wyvern")
 
 p=wytt$$
 ns_a=${p}a ns_b=${p}b ns_sw=${p}s t0=${p}t0 t1=${p}t1
-dir=$(mktemp -d "/tmp/$p.XXXXXX")
-pids=()
-
-cleanup() {
-    set +e
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null
-    done
-    sleep 0.5
-    for ns in "$ns_a" "$ns_b" "$ns_sw"; do
-        ip netns del "$ns" 2>/dev/null
-    done
-    rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-
-for ns in "$ns_a" "$ns_b" "$ns_sw"; do
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-done
+bench_setup "$p" "$ns_a" "$ns_b" "$ns_sw"
 
 # One measurement with offloads $1 (true|false): prints "offload=$1 GBIT_S WYVERN_CPU_S".
 measure() {
