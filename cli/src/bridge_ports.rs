@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crossbeam::channel::Receiver;
 use tracing::warn;
 use wyvern_datapath::afxdp::XdpMode;
+use wyvern_datapath::tap::TapConfig;
 use wyvern_datapath::{
     Bridge, BridgeError, MacAddr, PortConfig as OfPortConfig, PortEvent, PortInfo, PortKind,
     PortReason, PortSpec,
@@ -167,6 +168,7 @@ pub fn port_spec(p: &config::PortConfig) -> PortSpec {
         config::PortKind::Tap => PortKind::Tap {
             mac: None,
             mtu: opt("mtu").and_then(|m| m.parse().ok()),
+            offload: opt("offload").map_or(TapConfig::OFFLOAD, |o| o == "true"),
         },
         config::PortKind::Vxlan => PortKind::Vxlan {
             local: SocketAddrV4::new(

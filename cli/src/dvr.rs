@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing::{info, warn};
 use wyvern_datapath::afxdp::XdpMode;
+use wyvern_datapath::tap::TapConfig;
 use wyvern_datapath::{Bridge, PortKind, PortSpec};
 use wyvern_ofproto::services::PacketInHook;
 use wyvern_pipeline::dvr::Stage;
@@ -93,6 +94,7 @@ fn vm_port_spec(p: &Port) -> PortSpec {
             kind: PortKind::Tap {
                 mac: mac(&p.mac),
                 mtu: None,
+                offload: TapConfig::OFFLOAD,
             },
             ofport: p.ofport,
         },

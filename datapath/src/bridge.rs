@@ -15,6 +15,10 @@
 //! - A frame for a port another worker owns crosses over that worker's bounded, lock-free
 //!   inbox ([`crossbeam::queue::ArrayQueue`]); buffers travel with it and come back through
 //!   the owner's buffer pool, so nothing is allocated per frame.
+//! - The AF_XDP ports of one worker share a UMEM ([`crate::afxdp::umem`]; up to
+//!   [`crate::afxdp::PORTS_PER_UMEM`] ports each, more UMEMs as needed), so frames between
+//!   them are handed over, not copied. An AF_XDP port goes to the worker with the fewest ports
+//!   and joins one of its UMEMs; a port that binds in zero-copy mode keeps a UMEM of its own.
 //! - What the control side reads while traffic flows (counters, link state, configuration)
 //!   lives in per-port atomics the owning worker publishes (`PortShared`); reading it never
 //!   stops a worker.
@@ -45,7 +49,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{Receiver, Sender};
 use wyvern_pipeline::{Pipeline, PipelinePort};
 
-use crate::afxdp::{AfXdpConfig, AfXdpPort, XdpMode};
+use crate::afxdp::{AfXdpConfig, AfXdpPort, SharedUmem, WeakUmem, XdpMode};
 use crate::counters::{DropReason, PortCounters};
 use crate::port::{MacAddr, Port, PortError};
 use crate::tap::{TapConfig, TapPort};
@@ -137,6 +141,9 @@ pub enum PortKind {
         mac: Option<MacAddr>,
         /// MTU to set (`None`: 1500).
         mtu: Option<u32>,
+        /// Checksum and TCP segmentation offload with the stack behind the TAP
+        /// ([`TapConfig::offload`]).
+        offload: bool,
     },
     /// The flow-based VXLAN port, receiving on `local`.
     Vxlan {
@@ -284,7 +291,7 @@ pub(crate) struct PortShared {
     config: AtomicU32,
 }
 
-const COUNTER_WORDS: usize = 8 + DropReason::COUNT;
+const COUNTER_WORDS: usize = 10 + DropReason::COUNT;
 
 impl PortShared {
     fn new(link_up: bool, config: PortConfig) -> Self {
@@ -306,6 +313,8 @@ impl PortShared {
             c.tx_bytes,
             c.tx_dropped,
             c.tx_errors,
+            c.tx_zero_copy,
+            c.rx_csum_completed,
         ];
         for (slot, v) in self.counters.iter().zip(words.iter().chain(c.drops.iter())) {
             slot.store(*v, Ordering::Relaxed);
@@ -324,7 +333,9 @@ impl PortShared {
             tx_bytes: w(5),
             tx_dropped: w(6),
             tx_errors: w(7),
-            drops: std::array::from_fn(|i| w(8 + i)),
+            tx_zero_copy: w(8),
+            rx_csum_completed: w(9),
+            drops: std::array::from_fn(|i| w(10 + i)),
         }
     }
 
@@ -368,9 +379,20 @@ impl Entry {
 
 type WorkerJoin = JoinHandle<Vec<(u32, Box<dyn Port>)>>;
 
+/// The worker with the fewest ports, of `workers`.
+fn least_loaded(state: &State, workers: usize) -> usize {
+    let mut load = vec![0usize; workers];
+    for e in state.ports.values() {
+        load[e.worker] += 1;
+    }
+    (0..workers).min_by_key(|&w| load[w]).unwrap_or(0)
+}
+
 #[derive(Debug, Default)]
 struct State {
     ports: BTreeMap<u32, Entry>,
+    /// Per worker, the UMEMs its AF_XDP ports share (see [`crate::afxdp::umem`]).
+    umems: Vec<Vec<WeakUmem>>,
     threads: Vec<WorkerJoin>,
     monitor: Option<JoinHandle<()>>,
     running: bool,
@@ -507,6 +529,7 @@ impl Bridge {
             workers: handles,
             state: Mutex::new(State {
                 threads,
+                umems: vec![Vec::new(); n],
                 running: true,
                 ..State::default()
             }),
@@ -561,16 +584,22 @@ impl Bridge {
         {
             return Err(BridgeError::NameInUse(spec.name));
         }
+        let mut worker = None;
         let (port, kind): (Box<dyn Port>, PortType) = match &spec.kind {
             PortKind::Afxdp { iface, mode } => {
+                // The port goes to the worker whose UMEM it joins.
+                let w = self.least_loaded_worker();
                 let mut cfg = AfXdpConfig::new(iface);
                 cfg.mode = *mode;
+                cfg.umem = self.worker_umem(w, &cfg);
+                worker = Some(w);
                 (Box::new(AfXdpPort::open(&cfg)?), PortType::Afxdp)
             }
-            PortKind::Tap { mac, mtu } => {
+            PortKind::Tap { mac, mtu, offload } => {
                 let mut cfg = TapConfig::new(&spec.name);
                 cfg.mac = *mac;
                 cfg.mtu = *mtu;
+                cfg.offload = *offload;
                 (Box::new(TapPort::create(&cfg)?), PortType::Tap)
             }
             PortKind::Vxlan { local, dst_port } => {
@@ -581,7 +610,7 @@ impl Bridge {
             }
         };
         let name = spec.name;
-        self.insert_named(port, name, kind, spec.ofport)
+        self.insert_named(port, name, kind, spec.ofport, worker)
     }
 
     /// Add a port the caller built (a loopback port, say); returns its OpenFlow port number.
@@ -601,15 +630,51 @@ impl Bridge {
 
     fn insert(&self, port: Box<dyn Port>, kind: PortType, ofport: Option<u32>) -> Result<u32> {
         let name = port.name().to_owned();
-        self.insert_named(port, name, kind, ofport)
+        self.insert_named(port, name, kind, ofport, None)
     }
 
+    /// The worker with the fewest ports.
+    fn least_loaded_worker(&self) -> usize {
+        let state = self.inner.state();
+        least_loaded(&state, self.inner.workers.len())
+    }
+
+    /// A UMEM with room for one more port among worker `w`'s, made if needed; `None` if one
+    /// cannot be made (the port then uses a UMEM of its own).
+    fn worker_umem(&self, w: usize, cfg: &AfXdpConfig) -> Option<SharedUmem> {
+        let known = {
+            let mut state = self.inner.state();
+            let umems = &mut state.umems[w];
+            umems.retain(|u| u.upgrade().is_some());
+            umems
+                .iter()
+                .filter_map(WeakUmem::upgrade)
+                .find(SharedUmem::has_room)
+        };
+        if known.is_some() {
+            return known;
+        }
+        match SharedUmem::new(cfg.ring_size, cfg.frame_size) {
+            Ok(umem) => {
+                self.inner.state().umems[w].push(umem.downgrade());
+                Some(umem)
+            }
+            Err(e) => {
+                tracing::warn!(bridge = %self.inner.name, error = %e,
+                    "cannot make a shared UMEM; AF_XDP ports will copy frames between them");
+                None
+            }
+        }
+    }
+
+    /// Add `port`; it goes to `worker` if given, else to the worker with the fewest ports.
     fn insert_named(
         &self,
         port: Box<dyn Port>,
         name: String,
         kind: PortType,
         ofport: Option<u32>,
+        worker: Option<usize>,
     ) -> Result<u32> {
         let inner = &self.inner;
         let mut state = inner.state();
@@ -628,11 +693,9 @@ impl Bridge {
                 .find(|n| !state.ports.contains_key(n))
                 .ok_or(BridgeError::BadPortNo(OFPP_MAX))?,
         };
-        let mut load = vec![0usize; inner.workers.len()];
-        for e in state.ports.values() {
-            load[e.worker] += 1;
-        }
-        let worker = (0..load.len()).min_by_key(|&w| load[w]).unwrap_or(0);
+        let worker = worker
+            .filter(|&w| w < inner.workers.len())
+            .unwrap_or_else(|| least_loaded(&state, inner.workers.len()));
         let shared = Arc::new(PortShared::new(port.link_up(), PortConfig::default()));
         let entry = Entry {
             name,

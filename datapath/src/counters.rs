@@ -35,11 +35,15 @@ pub enum DropReason {
     /// The bridge dropped the frame because the port is configured not to take it
     /// (OpenFlow `OFPPC_PORT_DOWN`, `OFPPC_NO_RECV` on receive, `OFPPC_NO_FWD` on transmit).
     AdminDown,
+    /// A TAP's virtio-net header asked for an offload the datapath does not do (UDP
+    /// segmentation, a super-frame that is not TCP), or a partial checksum could no longer be
+    /// found in the frame.
+    BadOffload,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 12;
 
     /// Every reason, in counter order.
     pub const ALL: [DropReason; Self::COUNT] = [
@@ -54,6 +58,7 @@ impl DropReason {
         DropReason::NoTunnelDst,
         DropReason::Fragmented,
         DropReason::AdminDown,
+        DropReason::BadOffload,
     ];
 
     /// Short snake_case name, for statistics output.
@@ -70,6 +75,7 @@ impl DropReason {
             DropReason::NoTunnelDst => "no_tunnel_dst",
             DropReason::Fragmented => "fragmented",
             DropReason::AdminDown => "admin_down",
+            DropReason::BadOffload => "bad_offload",
         }
     }
 }
@@ -91,6 +97,9 @@ pub struct PortCounters {
     pub rx_dropped: u64,
     /// Failed receive calls (errors other than "would block").
     pub rx_errors: u64,
+    /// Of `rx_packets`, frames whose TCP or UDP checksum the sender's offload left partial and
+    /// the port completed ([`crate::offload`]).
+    pub rx_csum_completed: u64,
     /// Frames handed to the device or ring.
     pub tx_packets: u64,
     /// Bytes of those frames.
@@ -99,6 +108,10 @@ pub struct PortCounters {
     pub tx_dropped: u64,
     /// Failed transmit calls (errors other than "would block").
     pub tx_errors: u64,
+    /// Of `tx_packets`, frames sent without copying them anywhere in this process: an AF_XDP
+    /// port handing the kernel the UMEM frame the frame was received into. The others were
+    /// copied on the way (into a UMEM frame, by a `write(2)` or `send(2)`, ...).
+    pub tx_zero_copy: u64,
     /// Drops by reason, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::COUNT],
 }

@@ -7,15 +7,20 @@
 //! ## Shape
 //! - [`packet`]: a [`PacketBuf`] is one fixed-size buffer with headroom (≥ [`HEADROOM`] bytes in
 //!   front of the frame, so a VLAN tag can be pushed or VXLAN/UDP/IP/Ethernet headers prepended
-//!   in place) and per-packet metadata ([`PacketMeta`]: tunnel fields). A [`Burst`] is a
-//!   preallocated vector of them that a worker reuses forever: receiving or sending never
-//!   allocates per packet.
+//!   in place) and per-packet metadata ([`PacketMeta`]: tunnel fields); its bytes are on the
+//!   heap or in an AF_XDP UMEM frame it owns. A [`Burst`] is a preallocated vector of them that
+//!   a worker reuses forever: receiving or sending never allocates per packet.
 //! - [`port`]: the [`Port`] trait every port implements.
 //! - [`counters`]: per-port counters, drops by named reason ([`DropReason`]).
 //! - [`loopback`]: an in-memory port pair; needs no root, for pipeline tests and benches.
-//! - [`tap`]: a TAP device (`IFF_TAP | IFF_NO_PI`), removed when the port is dropped.
-//! - [`afxdp`]: an AF_XDP socket bound to one queue of an existing interface (xsk-rs/libxdp).
+//! - [`tap`]: a TAP device (`IFF_TAP | IFF_NO_PI`), removed when the port is dropped; by
+//!   default with virtio-net headers and checksum/TCP segmentation offload to its stack.
+//! - [`afxdp`]: an AF_XDP socket bound to one queue of an existing interface (xsk-rs/libxdp);
+//!   the ports of one worker share a UMEM and hand frames to each other without copying.
 //! - [`vxlan`]: the flow-based VXLAN tunnel port over a UDP socket.
+//! - [`offload`]: what senders' checksum and segmentation offloads leave to the device:
+//!   partial checksums from a veth (AF_XDP), the virtio-net header of a TAP with offloads, and
+//!   software segmentation of TCP super-frames for ports that take none.
 //! - [`bridge`]: [`Bridge`], the ports and packet workers of one switch: OpenFlow port
 //!   numbers, port configuration, [`PortEvent`]s, the LOCAL port, shutdown.
 //! - [`workers`]: the packet worker loop (epoll or busy poll, bursts of 64 through the
@@ -24,7 +29,8 @@
 //!
 //! ## Unsafe code
 //! The crate denies `unsafe_code`; only `sys` (`socket(2)` and the interface `ioctl(2)`s the TAP
-//! and AF_XDP ports need), [`afxdp`] (xsk-rs's UMEM and ring API) and three submodules of
+//! and AF_XDP ports need), [`afxdp`] (xsk-rs's UMEM and ring API, the UMEM frames packet buffers
+//! own) and three submodules of
 //! [`pktgen`] (`bpf(2)`, its own AF_XDP socket, setns and signals) opt back in, and every
 //! block there says why it is sound (`// SAFETY:`).
 //!
@@ -32,9 +38,11 @@
 //! Unit tests (packet buffers, counters, loopback pair, VXLAN over 127.0.0.x) need no root.
 //! `datapath/tests/` exercises the real thing and needs root (each test returns early
 //! otherwise): TAP in a namespace answering a ping by hand, AF_XDP on veth pairs (one port
-//! answering a ping; two ports plus a forwarder joining two namespaces), and the VXLAN port
-//! against a Linux `vxlan` device; and the bridge (`bridge_*.rs`): NORMAL switching with ping
-//! and TCP over AF_XDP and TAP ports, VXLAN against a kernel `vxlan` device with tunnel fields
+//! answering a ping; two ports sharing a UMEM plus a forwarder joining two namespaces without
+//! copying), and the VXLAN port against a Linux `vxlan` device; and the bridge
+//! (`bridge_*.rs`): NORMAL switching with ping and TCP over AF_XDP ports (on one worker: every
+//! frame handed over, none copied; on two: copied) and TAP ports, VXLAN against a kernel
+//! `vxlan` device with tunnel fields
 //! in flows, port counters and malformed frames, ports hot-plugged under traffic, shutdown;
 //! and pktgen on veth pairs (exact counts in both send modes, checksums written by the BPF
 //! program, rate, receive-program detach, bad configurations).
@@ -49,6 +57,7 @@ pub mod afxdp;
 pub mod bridge;
 pub mod counters;
 pub mod loopback;
+pub mod offload;
 pub mod packet;
 pub mod pktgen;
 pub mod port;

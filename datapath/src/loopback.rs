@@ -131,7 +131,9 @@ impl Port for LoopbackPort {
                 }
                 Err(reason) => self.counters.rx_drop(reason),
             }
-            // `buf` is now the burst's old buffer (or the dropped one): back to the pool.
+            // `buf` is now the burst's old buffer (or the dropped one): back to the pool,
+            // without a UMEM frame (that stays with the worker owning its UMEM).
+            buf.release_umem();
             buf.reset();
             ch.free.push(buf);
         }

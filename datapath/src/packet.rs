@@ -6,11 +6,23 @@
 //! the payload. A [`Burst`] is a fixed set of such buffers plus a fill count; ports append
 //! received frames to it and a worker clears and reuses it on every poll.
 //!
+//! ## UMEM frames
+//! A buffer's bytes may instead live in a frame of an AF_XDP UMEM (a
+//! [`crate::afxdp::UmemFrame`] the buffer owns): an AF_XDP port receives into its UMEM and
+//! makes the burst's buffer own the frame, so the pipeline works on the frame where the kernel
+//! put it, with the UMEM frame's XDP headroom in front of it (256 bytes), and an AF_XDP port of
+//! the same UMEM sends it by handing the frame over. A buffer keeps its UMEM frame when reset,
+//! so any port may receive into it; its heap buffer waits unused meanwhile. A buffer records
+//! whether its frame was copied into it ([`PacketBuf::set_frame`]) rather than received there,
+//! for the copy counters.
+//!
 //! No accessor panics: every operation that could go out of bounds returns `None`/`false`.
 
 use std::net::Ipv4Addr;
 
 use wyvern_pipeline::wire::Frame;
+
+use crate::afxdp::UmemFrame;
 
 /// Bytes reserved in front of every received frame: room for an outer Ethernet (14), IPv4 (20),
 /// UDP (8) and VXLAN (8) header (50 bytes), a pushed VLAN tag (4) and more.
@@ -24,6 +36,8 @@ pub const MAX_FRAME_LEN: usize = 2048;
 
 /// Length of an Ethernet header (destination, source, EtherType).
 pub const ETH_HLEN: usize = 14;
+
+pub use crate::offload::Offload;
 
 /// Tunnel metadata: set by the VXLAN port on decapsulation, read by it on encapsulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,13 +56,19 @@ pub struct TunnelMeta {
 pub struct PacketMeta {
     /// Tunnel fields, for frames received from or sent to a tunnel port.
     pub tunnel: Option<TunnelMeta>,
+    /// Checksum and segmentation work a TAP with offloads left to the datapath.
+    pub offload: Offload,
 }
 
 /// One packet: a fixed buffer, the frame's position in it, and its metadata.
 pub struct PacketBuf {
-    buf: Box<[u8]>,
+    heap: Box<[u8]>,
+    /// When set, the buffer's bytes are this UMEM frame's, not `heap`'s.
+    umem: Option<UmemFrame>,
     start: usize,
     end: usize,
+    /// Whether the frame was copied into the buffer (rather than received into it).
+    copied: bool,
     /// Metadata for this frame; reset by [`PacketBuf::reset`].
     pub meta: PacketMeta,
 }
@@ -56,9 +76,11 @@ pub struct PacketBuf {
 impl std::fmt::Debug for PacketBuf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PacketBuf")
-            .field("capacity", &self.buf.len())
+            .field("capacity", &self.buf().len())
+            .field("umem", &self.umem.is_some())
             .field("start", &self.start)
             .field("len", &self.len())
+            .field("copied", &self.copied)
             .field("meta", &self.meta)
             .finish()
     }
@@ -70,12 +92,15 @@ impl Default for PacketBuf {
     }
 }
 
+/// A clone lives on the heap, whatever the original's storage.
 impl Clone for PacketBuf {
     fn clone(&self) -> Self {
         Self {
-            buf: self.buf.clone(),
+            heap: self.buf().into(),
+            umem: None,
             start: self.start,
             end: self.end,
+            copied: self.copied,
             meta: self.meta,
         }
     }
@@ -91,10 +116,30 @@ impl PacketBuf {
     /// An empty buffer with `headroom` bytes of headroom and `room` bytes for the frame.
     pub fn with_capacity(headroom: usize, room: usize) -> Self {
         Self {
-            buf: vec![0; headroom + room].into_boxed_slice(),
+            heap: vec![0; headroom + room].into_boxed_slice(),
+            umem: None,
             start: headroom,
             end: headroom,
+            copied: false,
             meta: PacketMeta::default(),
+        }
+    }
+
+    /// The whole buffer: the UMEM frame if the buffer has one, else the heap buffer.
+    #[inline]
+    fn buf(&self) -> &[u8] {
+        match &self.umem {
+            Some(frame) => frame.bytes(),
+            None => &self.heap,
+        }
+    }
+
+    /// The whole buffer, writable.
+    #[inline]
+    fn buf_mut(&mut self) -> &mut [u8] {
+        match &mut self.umem {
+            Some(frame) => frame.bytes_mut(),
+            None => &mut self.heap,
         }
     }
 
@@ -105,22 +150,31 @@ impl PacketBuf {
         p
     }
 
-    /// Forget the frame and its metadata; the frame starts again at the default headroom.
+    /// Forget the frame and its metadata; the frame starts again at the default headroom
+    /// ([`HEADROOM`], or in a UMEM frame where the kernel would put a received frame).
     pub fn reset(&mut self) {
-        let headroom = HEADROOM.min(self.buf.len());
+        let headroom = match &self.umem {
+            Some(_) => crate::afxdp::DATA_OFFSET,
+            None => HEADROOM.min(self.heap.len()),
+        };
         self.start = headroom;
         self.end = headroom;
+        self.copied = false;
         self.meta = PacketMeta::default();
     }
 
     /// The frame.
+    #[inline]
     pub fn data(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        let (start, end) = (self.start, self.end);
+        &self.buf()[start..end]
     }
 
     /// The frame, writable.
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..self.end]
+        let (start, end) = (self.start, self.end);
+        &mut self.buf_mut()[start..end]
     }
 
     /// Frame length in bytes.
@@ -140,12 +194,12 @@ impl PacketBuf {
 
     /// Bytes free after the frame.
     pub fn tailroom(&self) -> usize {
-        self.buf.len() - self.end
+        self.buf().len() - self.end
     }
 
     /// Most bytes a frame can have when it starts at the current position.
     pub fn room(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf().len() - self.start
     }
 
     /// Grow the frame by `n` bytes at the front and return them to be written (e.g. a VXLAN
@@ -153,7 +207,7 @@ impl PacketBuf {
     pub fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
         let start = self.start.checked_sub(n)?;
         self.start = start;
-        Some(&mut self.buf[start..start + n])
+        Some(&mut self.buf_mut()[start..start + n])
     }
 
     /// Remove `n` bytes from the front of the frame (e.g. a decapsulated header); false (and
@@ -180,14 +234,121 @@ impl PacketBuf {
             return false;
         }
         self.end = self.start + frame.len();
-        self.buf[self.start..self.end].copy_from_slice(frame);
+        let (start, end) = (self.start, self.end);
+        self.buf_mut()[start..end].copy_from_slice(frame);
+        self.copied = true;
         true
+    }
+
+    /// Replace the frame with a copy of `head` followed by `tail`, keeping the current start;
+    /// false (and nothing changed) if they do not fit.
+    pub fn set_frame_parts(&mut self, head: &[u8], tail: &[u8]) -> bool {
+        let len = head.len() + tail.len();
+        if len > self.room() {
+            return false;
+        }
+        let start = self.start;
+        let buf = self.buf_mut();
+        buf[start..start + head.len()].copy_from_slice(head);
+        buf[start + head.len()..start + len].copy_from_slice(tail);
+        self.end = start + len;
+        self.copied = true;
+        true
+    }
+
+    /// Make sure the buffer has room for a frame of `room` bytes after [`HEADROOM`]: a buffer
+    /// in a UMEM frame too small for that goes back to its heap buffer, and a heap buffer too
+    /// small is replaced by a larger one (an allocation, once per buffer: buffers only grow,
+    /// for the 64 KiB frames of TAPs with offloads). The buffer is reset if anything changed.
+    pub fn reserve_room(&mut self, room: usize) {
+        if self.room() >= room {
+            return;
+        }
+        self.release_umem();
+        if self.heap.len() < HEADROOM + room {
+            self.heap = vec![0; HEADROOM + room].into_boxed_slice();
+        }
+        self.reset();
+    }
+
+    /// Whether the frame was copied into this buffer ([`PacketBuf::set_frame`]) since the
+    /// last [`PacketBuf::reset`], rather than received into it or left as it was.
+    pub fn copied(&self) -> bool {
+        self.copied
+    }
+
+    /// Whether the buffer's bytes live in an AF_XDP UMEM frame.
+    pub fn is_umem(&self) -> bool {
+        self.umem.is_some()
+    }
+
+    /// The UMEM frame holding the buffer's bytes, if any.
+    pub(crate) fn umem(&self) -> Option<&UmemFrame> {
+        self.umem.as_ref()
+    }
+
+    /// The UMEM frame holding the buffer's bytes, if any, writable (to exchange it for another
+    /// frame of the same UMEM: follow with [`PacketBuf::reset`] or
+    /// [`PacketBuf::set_received`]).
+    pub(crate) fn umem_mut(&mut self) -> Option<&mut UmemFrame> {
+        self.umem.as_mut()
+    }
+
+    /// Make `frame` the buffer's storage, returning the UMEM frame it had, if any; the buffer
+    /// is reset.
+    pub(crate) fn set_umem(&mut self, frame: UmemFrame) -> Option<UmemFrame> {
+        let old = self.umem.replace(frame);
+        self.reset();
+        old
+    }
+
+    /// Take the buffer's UMEM frame, if any; the buffer is reset onto its heap buffer.
+    pub(crate) fn take_umem(&mut self) -> Option<UmemFrame> {
+        let old = self.umem.take();
+        self.reset();
+        old
+    }
+
+    /// Give the buffer's UMEM frame, if any, back to its UMEM; the buffer is reset onto its
+    /// heap buffer. For buffers leaving the worker that owns the UMEM.
+    pub(crate) fn release_umem(&mut self) {
+        if self.umem.is_some() {
+            drop(self.take_umem());
+        }
+    }
+
+    /// Set the frame to `len` bytes a port received at `start`; false (and nothing changed)
+    /// if that is outside the buffer.
+    pub(crate) fn set_received(&mut self, start: usize, len: usize) -> bool {
+        let ok = self.set_window(start, len);
+        if ok {
+            self.copied = false;
+        }
+        ok
+    }
+
+    /// Move the frame so that it starts at `start`; returns whether it had to move, `None`
+    /// (and nothing changed) if it does not fit there.
+    pub(crate) fn align_to(&mut self, start: usize) -> Option<bool> {
+        if start == self.start {
+            return Some(false);
+        }
+        let len = self.len();
+        if start.checked_add(len)? > self.buf().len() {
+            return None;
+        }
+        let from = self.start..self.end;
+        self.buf_mut().copy_within(from, start);
+        self.start = start;
+        self.end = start + len;
+        Some(true)
     }
 
     /// The whole room after the current start, for a port to read a frame into; follow with
     /// [`PacketBuf::set_len`].
     pub fn recv_area(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..]
+        let start = self.start;
+        &mut self.buf_mut()[start..]
     }
 
     /// Set the frame length after writing into [`PacketBuf::recv_area`]; clamped to the room.
@@ -199,7 +360,7 @@ impl PacketBuf {
     /// actions can push headers in place. Read the result back with [`PacketBuf::set_window`].
     pub fn frame(&mut self) -> Frame<'_> {
         let (start, len) = (self.start, self.len());
-        match Frame::new(&mut self.buf, start, len) {
+        match Frame::new(self.buf_mut(), start, len) {
             Some(frame) => frame,
             // Every method keeps `start <= end <= buf.len()`, which is all `Frame::new` checks.
             None => unreachable!("PacketBuf keeps its frame inside its buffer"),
@@ -210,7 +371,7 @@ impl PacketBuf {
     /// (and nothing changed) if that is outside the buffer.
     pub fn set_window(&mut self, start: usize, len: usize) -> bool {
         match start.checked_add(len) {
-            Some(end) if end <= self.buf.len() => {
+            Some(end) if end <= self.buf().len() => {
                 self.start = start;
                 self.end = end;
                 true
@@ -228,8 +389,10 @@ impl PacketBuf {
         }
         let old = self.start;
         self.start -= 4;
-        self.buf.copy_within(old..old + 12, self.start);
-        let tag = &mut self.buf[self.start + 12..self.start + 16];
+        let start = self.start;
+        let buf = self.buf_mut();
+        buf.copy_within(old..old + 12, start);
+        let tag = &mut buf[start + 12..start + 16];
         tag[..2].copy_from_slice(&0x8100u16.to_be_bytes());
         tag[2..].copy_from_slice(&tci.to_be_bytes());
         true
@@ -297,6 +460,14 @@ impl Burst {
         Some(slot)
     }
 
+    /// Like [`Burst::next_slot`], for a port that needs room for `room` bytes (see
+    /// [`PacketBuf::reserve_room`]).
+    pub fn next_slot_with_room(&mut self, room: usize) -> Option<&mut PacketBuf> {
+        let slot = self.next_slot()?;
+        slot.reserve_room(room);
+        Some(slot)
+    }
+
     /// Count the buffer returned by the last [`Burst::next_slot`] as filled.
     pub fn commit(&mut self) {
         if self.len < self.bufs.len() {
@@ -304,10 +475,12 @@ impl Burst {
         }
     }
 
-    /// Copy `frame` into the next free buffer; false if the burst is full or the frame does not
-    /// fit a buffer.
+    /// Copy `frame` into the next free buffer (made large enough: see
+    /// [`PacketBuf::reserve_room`]); false if the burst is full.
     pub fn push_copy(&mut self, frame: &[u8]) -> bool {
-        let stored = self.next_slot().is_some_and(|slot| slot.set_frame(frame));
+        let stored = self
+            .next_slot_with_room(frame.len())
+            .is_some_and(|slot| slot.set_frame(frame));
         if stored {
             self.commit();
         }
@@ -333,6 +506,42 @@ impl Burst {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Move the frame of a heap buffer `other` into the next free buffer: by swapping the
+    /// buffers if that one is on the heap too, else (it holds a UMEM frame, which must stay
+    /// with this burst's worker) by copying the frame into it. `other` ends up a heap buffer
+    /// either way. False if the burst is full or the frame does not fit.
+    pub(crate) fn push_from(&mut self, other: &mut PacketBuf) -> bool {
+        let Some(slot) = self.bufs.get_mut(self.len) else {
+            return false;
+        };
+        slot.reserve_room(other.len());
+        if slot.is_umem() {
+            slot.reset();
+            if !slot.set_frame(other.data()) {
+                return false;
+            }
+            slot.meta = other.meta;
+        } else {
+            std::mem::swap(slot, other);
+        }
+        self.len += 1;
+        true
+    }
+
+    /// Forget the last filled buffer (a frame that turned out not to be sendable).
+    pub(crate) fn drop_last(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+
+    /// Give every UMEM frame the burst's buffers hold back to its UMEM (when the UMEM's port
+    /// goes: the frames keep it alive). Empties the burst.
+    pub(crate) fn release_umem(&mut self) {
+        self.len = 0;
+        for buf in &mut self.bufs {
+            buf.release_umem();
         }
     }
 }

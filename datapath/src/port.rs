@@ -105,14 +105,29 @@ pub trait Port: Send + fmt::Debug {
     fn recv_burst(&mut self, out: &mut Burst) -> Result<usize>;
 
     /// Transmit `frames`; returns how many were handed to the device. Frames not sent (ring
-    /// full, malformed) are dropped and counted, never retried. Frames may be modified in place
-    /// while sending (a tunnel port prepends its headers in the headroom) but hold the same
-    /// frame again when this returns.
+    /// full, malformed) are dropped and counted, never retried. The buffers' contents are
+    /// unspecified afterwards: a port may modify a frame in place while sending (a tunnel port
+    /// prepends its headers in the headroom), and an AF_XDP port takes a buffer's UMEM frame
+    /// (leaving an empty buffer) to send it without a copy.
     fn send_burst(&mut self, frames: &mut [PacketBuf]) -> Result<usize>;
 
     /// The file descriptor that becomes readable when frames are pending, if the port has one
     /// (the loopback port has none: use [`Port::register`]).
     fn raw_fd(&self) -> Option<RawFd>;
+
+    /// Whether a receive with nothing pending costs no system call (the port's queue is
+    /// memory, like AF_XDP's RX ring), so that a busy-polling worker may try it on every turn
+    /// instead of waiting for epoll to report it readable.
+    fn busy_pollable(&self) -> bool {
+        false
+    }
+
+    /// Whether the port takes frames with offload work left ([`crate::PacketMeta::offload`]:
+    /// a partial checksum, a TCP super-frame), as a TAP with offloads does, handing the work to
+    /// its kernel. For any other port the worker does the work first.
+    fn accepts_offloads(&self) -> bool {
+        false
+    }
 
     /// Register the port with a mio registry for readable events under `token`.
     fn register(&mut self, registry: &mio::Registry, token: mio::Token) -> io::Result<()> {

@@ -52,6 +52,51 @@ pub(crate) fn tun_set_iff(tun: &impl AsRawFd, name: &str, flags: libc::c_int) ->
     ioctl_ifreq(tun, libc::TUNSETIFF, &mut req, "ioctl(TUNSETIFF)")
 }
 
+/// Make the TUN/TAP descriptor `tun` (opened with `IFF_VNET_HDR`) exchange little-endian
+/// virtio-net headers of `hdr_len` bytes, and have its device offer the offloads `flags`
+/// (`TUN_F_CSUM`, `TUN_F_TSO4`, ...) to the kernel's stack.
+pub(crate) fn tun_set_offloads(
+    tun: &impl AsRawFd,
+    hdr_len: libc::c_int,
+    flags: libc::c_uint,
+) -> Result<()> {
+    let mut size = hdr_len;
+    let mut little_endian: libc::c_int = 1;
+    for (request, arg, what) in [
+        (
+            libc::TUNSETVNETHDRSZ,
+            &raw mut size,
+            "ioctl(TUNSETVNETHDRSZ)",
+        ),
+        (
+            libc::TUNSETVNETLE,
+            &raw mut little_endian,
+            "ioctl(TUNSETVNETLE)",
+        ),
+    ] {
+        // SAFETY: both requests read one `int` through the pointer, which points at a live
+        // local `c_int`; `tun` is an open descriptor borrowed for the call.
+        if unsafe { libc::ioctl(tun.as_raw_fd(), request, arg) } < 0 {
+            return Err(PortError::io(what, io::Error::last_os_error()));
+        }
+    }
+    // SAFETY: TUNSETOFFLOAD takes its flags by value and reads no memory; `tun` is open.
+    let rc = unsafe {
+        libc::ioctl(
+            tun.as_raw_fd(),
+            libc::TUNSETOFFLOAD,
+            libc::c_ulong::from(flags),
+        )
+    };
+    if rc < 0 {
+        return Err(PortError::io(
+            "ioctl(TUNSETOFFLOAD)",
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
 /// A socket for interface ioctls in the namespace it was created in.
 #[derive(Debug)]
 pub(crate) struct IfCtl {

@@ -32,7 +32,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
-use crate::counters::{DropReason, PortCounters, check_frame_len};
+use crate::counters::{DropReason, PortCounters, check_frame_len, max_frame_len};
 use crate::packet::{Burst, PacketBuf, TunnelMeta};
 use crate::port::{MacAddr, Port, PortError, Result};
 
@@ -185,7 +185,9 @@ impl Port for VxlanPort {
 
     fn recv_burst(&mut self, out: &mut Burst) -> Result<usize> {
         let mut n = 0;
-        while let Some(slot) = out.next_slot() {
+        // One byte more than the longest datagram, to tell one that fills the buffer.
+        let need = VXLAN_HLEN + max_frame_len(self.mtu) + 1;
+        while let Some(slot) = out.next_slot_with_room(need) {
             let room = slot.room();
             match self.socket.recv_from(slot.recv_area()) {
                 Ok((len, src)) => {

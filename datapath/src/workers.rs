@@ -4,24 +4,38 @@
 //! Each worker owns some ports (see [`crate::bridge`]) and loops:
 //! 1. wait in epoll (mio) until a port is readable or the worker is woken (its
 //!    [`mio::Waker`]: a command, a frame from another worker, an injected frame), at most
-//!    [`IDLE_TICK`]; or, busy-polling, do not wait;
+//!    [`IDLE_TICK`]; or, busy-polling, do not wait, and ask epoll only every
+//!    `BUSY_EPOLL_TURNS` (32) turns: ports whose receive costs no system call
+//!    ([`Port::busy_pollable`], the AF_XDP rings) are tried on every turn regardless;
 //! 2. apply commands (add or remove a port, new routing map, stop);
 //! 3. send what other workers queued for its ports, then what controllers injected;
 //! 4. for each readable port, receive a burst of up to [`BURST`] frames, run it through
 //!    [`wyvern_pipeline::Worker::process`] as one batch and transmit the verdicts: frames for
 //!    its own ports are gathered in one burst per output port and sent together; frames for
 //!    ports of another worker go to that worker's inbox;
-//! 5. when idle, flush the pipeline worker's counters; about once a second, check link states.
+//! 5. when idle (busy-polling: every `HOUSEKEEPING_TURNS` (1,024) turns), flush the pipeline
+//!    worker's counters and publish the worker's; about once a second, check link states.
 //!
 //! mio's epoll is edge-triggered, so a port stays "ready" while its last receive returned
 //! frames, and is received from again before the worker sleeps.
 //!
-//! ## No allocation per frame
+//! ## No allocation per frame, no copy where it can be helped
 //! The receive burst, the per-port transmit bursts, the verdicts and the pipeline batch vector
-//! are allocated once and reused. A frame going to one port is not copied: its buffer is
-//! swapped into the output burst (or into the other worker's inbox, in exchange for a free
-//! buffer from that worker's pool). Only a frame going to several ports is copied, once per
-//! extra port.
+//! are allocated once and reused. A frame going to one port of this worker is not copied: its
+//! buffer is swapped into the output burst. A frame an AF_XDP port received lives in a UMEM
+//! frame ([`crate::afxdp`]); the AF_XDP ports of one worker share a UMEM, so when such a frame
+//! goes to one of them the port hands the frame itself to the kernel. A frame going to
+//! another worker's port crosses in a heap buffer from that worker's pool: swapped in if the
+//! frame was already in a heap buffer, copied if it is in a UMEM frame (UMEM frames never
+//! leave their worker). A frame going to several ports is copied once per extra port.
+//! [`WorkerStats::tx_zero_copy`] and [`WorkerStats::tx_copied`] count the outcome.
+//!
+//! ## Offloads
+//! A frame from a TAP with offloads may still need its checksum completed, or be a TCP
+//! super-frame ([`crate::offload`]). A port that takes offloads (another such TAP) gets it as
+//! it is; for any other port the worker does the work while queueing the frame: it cuts a
+//! super-frame into segments written straight into the port's transmit burst, or completes the
+//! checksum in the queued copy ([`WorkerStats::sw_segmented`], [`WorkerStats::sw_checksums`]).
 //!
 //! ## Counters
 //! Per-port counters are the port's own plus the drops the worker makes on its behalf
@@ -41,6 +55,8 @@ use wyvern_pipeline::{EmitData, Pipeline, RxPacket, Verdicts};
 
 use crate::bridge::PortShared;
 use crate::counters::{DropReason, PortCounters};
+use crate::offload::segment::Segmenter;
+use crate::offload::{Gso, Offload};
 use crate::packet::{Burst, PacketBuf, PacketMeta, TunnelMeta};
 use crate::port::Port;
 
@@ -52,6 +68,13 @@ pub const INBOX_DEPTH: usize = 1024;
 
 /// Longest sleep of an idle worker (it flushes counters and checks links on waking).
 pub const IDLE_TICK: Duration = Duration::from_millis(100);
+
+/// A busy-polling worker asks epoll about its ports once per this many turns.
+const BUSY_EPOLL_TURNS: u32 = 32;
+
+/// Counters are flushed and links checked on every idle turn of a sleeping worker, and once per
+/// this many turns otherwise (a busy-polling worker, or one that never runs out of frames).
+const HOUSEKEEPING_TURNS: u32 = 1024;
 
 /// How often a worker checks its ports' link state.
 const LINK_CHECK: Duration = Duration::from_secs(1);
@@ -116,6 +139,19 @@ pub struct WorkerStats {
     pub injected_oversize: u64,
     /// Receive or send calls that failed (the port counts the details).
     pub port_errors: u64,
+    /// Frames this worker's ports sent without any copy in this process: AF_XDP ports handing
+    /// over the UMEM frame the frame was received into (the sum of the ports'
+    /// [`PortCounters::tx_zero_copy`]).
+    pub tx_zero_copy: u64,
+    /// Frames this worker's ports sent after copying them at least once (into a UMEM frame,
+    /// a buffer of another worker, a TAP device or socket, or a flood's extra copies).
+    pub tx_copied: u64,
+    /// TCP super-frames from TAPs with offloads that this worker cut into segments for a port
+    /// that takes no offloads ([`crate::offload::segment`]).
+    pub sw_segmented: u64,
+    /// Partial checksums from TAPs with offloads that this worker completed for a port that
+    /// takes no offloads.
+    pub sw_checksums: u64,
 }
 
 #[derive(Debug, Default)]
@@ -127,6 +163,10 @@ pub(crate) struct AtomicWorkerStats {
     injected: AtomicU64,
     injected_oversize: AtomicU64,
     port_errors: AtomicU64,
+    tx_zero_copy: AtomicU64,
+    tx_copied: AtomicU64,
+    sw_segmented: AtomicU64,
+    sw_checksums: AtomicU64,
 }
 
 impl AtomicWorkerStats {
@@ -139,6 +179,10 @@ impl AtomicWorkerStats {
         st(&self.injected, s.injected);
         st(&self.injected_oversize, s.injected_oversize);
         st(&self.port_errors, s.port_errors);
+        st(&self.tx_zero_copy, s.tx_zero_copy);
+        st(&self.tx_copied, s.tx_copied);
+        st(&self.sw_segmented, s.sw_segmented);
+        st(&self.sw_checksums, s.sw_checksums);
     }
 
     pub(crate) fn snapshot(&self) -> WorkerStats {
@@ -151,6 +195,10 @@ impl AtomicWorkerStats {
             injected: ld(&self.injected),
             injected_oversize: ld(&self.injected_oversize),
             port_errors: ld(&self.port_errors),
+            tx_zero_copy: ld(&self.tx_zero_copy),
+            tx_copied: ld(&self.tx_copied),
+            sw_segmented: ld(&self.sw_segmented),
+            sw_checksums: ld(&self.sw_checksums),
         }
     }
 }
@@ -206,15 +254,28 @@ struct Slot {
     dirty: bool,
     /// Whether the last receive returned frames (edge-triggered epoll: receive again).
     ready: bool,
+    /// Whether a busy-polling worker receives from the port on every turn (it costs no
+    /// system call, or epoll cannot watch the port); the others when epoll says so.
+    spin: bool,
+    /// Whether the port takes frames with offload work left ([`Port::accepts_offloads`]).
+    offloads: bool,
     /// Drops this worker made on the port's behalf; `rx_dropped` here are frames the port
     /// already counted as received.
     extra: PortCounters,
     extra_rx_bytes: u64,
+    /// The port's `tx_zero_copy` and copied transmits as last added to [`WorkerStats`].
+    seen_tx: (u64, u64),
 }
 
 impl Slot {
-    fn publish(&self) {
+    /// Publish the port's counters, and add its transmits since the last call to the
+    /// worker's copy counters.
+    fn publish(&mut self, stats: &mut WorkerStats) {
         let mut c = self.port.counters();
+        let tx = (c.tx_zero_copy, c.tx_packets.saturating_sub(c.tx_zero_copy));
+        stats.tx_zero_copy += tx.0.saturating_sub(self.seen_tx.0);
+        stats.tx_copied += tx.1.saturating_sub(self.seen_tx.1);
+        self.seen_tx = tx;
         let x = &self.extra;
         c.rx_packets = c.rx_packets.saturating_sub(x.rx_dropped);
         c.rx_bytes = c.rx_bytes.saturating_sub(self.extra_rx_bytes);
@@ -224,6 +285,118 @@ impl Slot {
             *d += e;
         }
         self.shared.publish(&c);
+    }
+}
+
+/// A frame on its way to a port's transmit burst.
+enum Outgoing<'a> {
+    /// A buffer of this worker, for the frame's last use: swapped into the burst.
+    Own(&'a mut PacketBuf),
+    /// A heap buffer from another worker: swapped into the burst, or copied if the burst's
+    /// buffer holds a UMEM frame (which stays here); see [`Burst::push_from`].
+    Foreign(&'a mut PacketBuf),
+    /// Bytes to copy (a flood's extra copy, an injected frame).
+    Bytes(&'a [u8]),
+}
+
+impl Outgoing<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Outgoing::Own(buf) | Outgoing::Foreign(buf) => buf.data(),
+            Outgoing::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+impl Slot {
+    /// Queue a frame for this port, sending the burst first if it is full. For a port that
+    /// takes no offloads, what a TAP's offloads left is done first: a super-frame is cut into
+    /// segments, a partial checksum completed. Returns whether anything was queued.
+    fn enqueue(&mut self, frame: Outgoing<'_>, meta: PacketMeta, stats: &mut WorkerStats) -> bool {
+        if let (false, Some(gso)) = (self.offloads, meta.offload.gso) {
+            return self.segment(frame.bytes(), gso, meta, stats);
+        }
+        if self.tx.is_full() {
+            self.send(stats);
+        }
+        let stored = match frame {
+            Outgoing::Own(buf) => self.tx.swap_slot(buf),
+            Outgoing::Foreign(buf) => self.tx.push_from(buf),
+            Outgoing::Bytes(bytes) => self.tx.push_copy(bytes),
+        };
+        let Some(last) = stored.then(|| self.tx.packets_mut().last_mut()).flatten() else {
+            self.extra.tx_drop(DropReason::Oversize, 1);
+            return false;
+        };
+        last.meta = meta;
+        if !self.offloads && meta.offload.partial_checksum {
+            last.meta.offload = Offload::default();
+            stats.sw_checksums += 1;
+            if let Err(reason) = meta.offload.complete_checksum(last.data_mut()) {
+                self.tx.drop_last();
+                self.extra.tx_drop(reason, 1);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Queue the segments of the super-frame `frame`.
+    fn segment(
+        &mut self,
+        frame: &[u8],
+        gso: Gso,
+        meta: PacketMeta,
+        stats: &mut WorkerStats,
+    ) -> bool {
+        let mut segments = match Segmenter::new(frame, gso) {
+            Ok(s) => s,
+            Err(reason) => {
+                self.extra.tx_drop(reason, 1);
+                return false;
+            }
+        };
+        stats.sw_segmented += 1;
+        let meta = PacketMeta {
+            offload: Offload::default(),
+            ..meta
+        };
+        let room = segments.max_len();
+        let mut any = false;
+        loop {
+            if self.tx.is_full() {
+                self.send(stats);
+            }
+            let Some(buf) = self.tx.next_slot_with_room(room) else {
+                break;
+            };
+            match segments.next_into(buf) {
+                None => break,
+                Some(true) => {
+                    buf.meta = meta;
+                    self.tx.commit();
+                    any = true;
+                }
+                Some(false) => {
+                    self.extra.tx_drop(DropReason::Oversize, 1);
+                    break;
+                }
+            }
+        }
+        any
+    }
+
+    /// Send the transmit burst.
+    fn send(&mut self, stats: &mut WorkerStats) {
+        if self.tx.is_empty() {
+            return;
+        }
+        if let Err(e) = self.port.send_burst(self.tx.packets_mut()) {
+            stats.port_errors += 1;
+            tracing::debug!(port = self.no, error = %e, "send failed");
+        }
+        self.tx.clear();
+        self.publish(stats);
     }
 }
 
@@ -288,13 +461,16 @@ fn pipeline_meta(meta: PacketMeta) -> wyvern_pipeline::PacketMeta {
     }
 }
 
-fn port_meta(meta: &wyvern_pipeline::PacketMeta) -> PacketMeta {
+/// The datapath's metadata for an output with the pipeline's `meta` (tunnel fields) of a
+/// frame that had `offload` work left.
+fn port_meta(meta: &wyvern_pipeline::PacketMeta, offload: Offload) -> PacketMeta {
     PacketMeta {
         tunnel: (meta.tun_dst != 0).then(|| TunnelMeta {
             tun_id: meta.tun_id as u32,
             tun_src: Ipv4Addr::from(meta.tun_src),
             tun_dst: Ipv4Addr::from(meta.tun_dst),
         }),
+        offload,
     }
 }
 
@@ -330,23 +506,13 @@ impl WorkerLoop {
     /// Run until told to stop; returns the ports still owned (for the bridge to close).
     pub(crate) fn run(mut self) -> Vec<(u32, Box<dyn Port>)> {
         let mut busy = false;
+        let mut turn = 0u32;
         loop {
-            let pending = self.slots.iter().flatten().any(|s| s.ready);
-            let timeout = if self.busy_poll || pending || busy {
-                Duration::ZERO
-            } else {
-                IDLE_TICK
-            };
-            if let Err(e) = self.poll.poll(&mut self.events, Some(timeout))
-                && e.kind() != std::io::ErrorKind::Interrupted
-            {
-                tracing::error!(worker = self.index, error = %e, "epoll failed");
-                std::thread::sleep(IDLE_TICK);
-            }
-            for ev in self.events.iter() {
-                if let Some(Some(slot)) = self.slots.get_mut(ev.token().0) {
-                    slot.ready = true;
-                }
+            turn = turn.wrapping_add(1);
+            // Busy-polling, epoll is asked only every few turns: the ports that need it (TAP,
+            // VXLAN) wait a little, the ring ports are polled on every turn regardless.
+            if !self.busy_poll || turn.is_multiple_of(BUSY_EPOLL_TURNS) {
+                self.wait_events(busy);
             }
             if !self.commands() {
                 break;
@@ -356,12 +522,13 @@ impl WorkerLoop {
             for i in 0..self.slots.len() {
                 let ready = self.slots[i]
                     .as_ref()
-                    .is_some_and(|s| s.ready || self.busy_poll);
+                    .is_some_and(|s| s.ready || (self.busy_poll && s.spin));
                 if ready {
                     busy |= self.poll_port(i);
                 }
             }
-            if !busy {
+            let idle = !busy && !self.busy_poll;
+            if idle || turn.is_multiple_of(HOUSEKEEPING_TURNS) {
                 self.pw.flush();
                 self.shared.stats.publish(&self.stats);
                 if self.last_link_check.elapsed() >= LINK_CHECK {
@@ -380,6 +547,28 @@ impl WorkerLoop {
                 (s.no, s.port)
             })
             .collect()
+    }
+
+    /// Wait in epoll for readable ports or a wake-up (not at all when busy-polling or when
+    /// frames are pending, at most [`IDLE_TICK`] otherwise); marks the ports it reports ready.
+    fn wait_events(&mut self, busy: bool) {
+        let pending = self.slots.iter().flatten().any(|s| s.ready);
+        let timeout = if self.busy_poll || pending || busy {
+            Duration::ZERO
+        } else {
+            IDLE_TICK
+        };
+        if let Err(e) = self.poll.poll(&mut self.events, Some(timeout))
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            tracing::error!(worker = self.index, error = %e, "epoll failed");
+            std::thread::sleep(IDLE_TICK);
+        }
+        for ev in self.events.iter() {
+            if let Some(Some(slot)) = self.slots.get_mut(ev.token().0) {
+                slot.ready = true;
+            }
+        }
     }
 
     /// Apply pending commands; false to stop.
@@ -406,11 +595,23 @@ impl WorkerLoop {
                 self.slots.len() - 1
             }
         };
-        if let Err(e) = port.register(self.poll.registry(), mio::Token(i)) {
-            tracing::warn!(worker = self.index, port = no, error = %e,
-                "cannot register port with epoll; it is busy-polled");
-        }
-        let slot = Slot {
+        // A busy-polling worker tries ring ports on every turn, so it does not register them:
+        // a socket in an epoll set pays for a wake-up call on every transmit completion.
+        let spin = if self.busy_poll && port.busy_pollable() {
+            true
+        } else {
+            match port.register(self.poll.registry(), mio::Token(i)) {
+                Ok(()) => port.busy_pollable(),
+                Err(e) => {
+                    tracing::warn!(worker = self.index, port = no, error = %e,
+                        "cannot register port with epoll; it is busy-polled");
+                    true
+                }
+            }
+        };
+        let before = port.counters();
+        let offloads = port.accepts_offloads();
+        let mut slot = Slot {
             no,
             port,
             shared,
@@ -418,10 +619,16 @@ impl WorkerLoop {
             dirty: false,
             // Frames may have arrived before registration: look once.
             ready: true,
+            spin,
+            offloads,
             extra: PortCounters::default(),
             extra_rx_bytes: 0,
+            seen_tx: (
+                before.tx_zero_copy,
+                before.tx_packets.saturating_sub(before.tx_zero_copy),
+            ),
         };
-        slot.publish();
+        slot.publish(&mut self.stats);
         self.slots[i] = Some(slot);
         self.by_no.insert(no, i);
     }
@@ -431,7 +638,14 @@ impl WorkerLoop {
         let mut slot = self.slots.get_mut(i)?.take()?;
         self.dirty.retain(|&d| d != i);
         let _ = slot.port.deregister(self.poll.registry());
-        slot.publish();
+        slot.publish(&mut self.stats);
+        // UMEM frames the bursts hold keep their UMEM alive: let go of them all, so that the
+        // port's UMEM, if it had one of its own, goes with the port. (The others are taken
+        // again as frames arrive.)
+        self.rx.release_umem();
+        for other in self.slots.iter_mut().flatten() {
+            other.tx.release_umem();
+        }
         Some(slot.port)
     }
 
@@ -449,11 +663,9 @@ impl WorkerLoop {
                         if slot.shared.config().blocks_tx() {
                             slot.extra.tx_drop(DropReason::AdminDown, 1);
                         } else {
-                            if slot.tx.is_full() {
-                                Self::send_slot(slot, &mut self.stats);
-                            }
-                            slot.tx.swap_slot(&mut x.buf);
-                            if !slot.dirty {
+                            let meta = x.buf.meta;
+                            let frame = Outgoing::Foreign(&mut x.buf);
+                            if slot.enqueue(frame, meta, &mut self.stats) && !slot.dirty {
                                 slot.dirty = true;
                                 self.dirty.push(i);
                             }
@@ -490,7 +702,7 @@ impl WorkerLoop {
                 inj.port,
                 Src::Arena(0, len),
                 &inj.data,
-                port_meta(&inj.meta),
+                port_meta(&inj.meta, Offload::default()),
             );
         }
         if any {
@@ -516,7 +728,7 @@ impl WorkerLoop {
         };
         slot.ready = n > 0;
         if n == 0 {
-            slot.publish();
+            slot.publish(&mut self.stats);
             return false;
         }
         if slot.shared.config().blocks_rx() {
@@ -524,10 +736,10 @@ impl WorkerLoop {
                 slot.extra.rx_drop(DropReason::AdminDown);
                 slot.extra_rx_bytes += p.len() as u64;
             }
-            slot.publish();
+            slot.publish(&mut self.stats);
             return true;
         }
-        slot.publish();
+        slot.publish(&mut self.stats);
         let in_port = slot.no;
         self.process(in_port);
         true
@@ -568,7 +780,14 @@ impl WorkerLoop {
                 EmitData::Frame => Src::Rx(usize::from(e.packet)),
                 EmitData::Copy { offset, len } => Src::Arena(offset as usize, len as usize),
             };
-            self.deliver(e.port, src, &verdicts.arena, port_meta(&e.meta));
+            // What the received frame's offloads left goes with each of its outputs.
+            let offload = self
+                .rx
+                .packets()
+                .get(usize::from(e.packet))
+                .map(|p| p.meta.offload)
+                .unwrap_or_default();
+            self.deliver(e.port, src, &verdicts.arena, port_meta(&e.meta, offload));
         }
         self.verdicts = verdicts;
         self.flush_tx();
@@ -611,23 +830,13 @@ impl WorkerLoop {
                 slot.extra.tx_drop(DropReason::AdminDown, 1);
                 return;
             }
-            if slot.tx.is_full() {
-                Self::send_slot(slot, &mut self.stats);
-            }
-            let stored = match (swap, src) {
-                (true, Src::Rx(p)) => slot.tx.swap_slot(&mut self.rx.packets_mut()[p]),
-                _ => slot.tx.push_copy(bytes),
+            let frame = match (swap, src) {
+                (true, Src::Rx(p)) => Outgoing::Own(&mut self.rx.packets_mut()[p]),
+                _ => Outgoing::Bytes(bytes),
             };
-            if stored {
-                if let Some(last) = slot.tx.packets_mut().last_mut() {
-                    last.meta = meta;
-                }
-                if !slot.dirty {
-                    slot.dirty = true;
-                    self.dirty.push(i);
-                }
-            } else {
-                slot.extra.tx_drop(DropReason::Oversize, 1);
+            if slot.enqueue(frame, meta, &mut self.stats) && !slot.dirty {
+                slot.dirty = true;
+                self.dirty.push(i);
             }
         } else if let Some(&w) = self.routes.get(&no) {
             let peer = &self.peers[w];
@@ -636,8 +845,11 @@ impl WorkerLoop {
                 return;
             };
             match (swap, src) {
-                (true, Src::Rx(p)) => std::mem::swap(&mut buf, &mut self.rx.packets_mut()[p]),
+                (true, Src::Rx(p)) if !self.rx.packets()[p].is_umem() => {
+                    std::mem::swap(&mut buf, &mut self.rx.packets_mut()[p]);
+                }
                 _ => {
+                    buf.reserve_room(bytes.len());
                     buf.reset();
                     buf.set_frame(bytes);
                 }
@@ -658,23 +870,11 @@ impl WorkerLoop {
         }
     }
 
-    fn send_slot(slot: &mut Slot, stats: &mut WorkerStats) {
-        if slot.tx.is_empty() {
-            return;
-        }
-        if let Err(e) = slot.port.send_burst(slot.tx.packets_mut()) {
-            stats.port_errors += 1;
-            tracing::debug!(port = slot.no, error = %e, "send failed");
-        }
-        slot.tx.clear();
-        slot.publish();
-    }
-
     /// Send every gathered output burst.
     fn flush_tx(&mut self) {
         for &i in &self.dirty {
             if let Some(slot) = self.slots[i].as_mut() {
-                Self::send_slot(slot, &mut self.stats);
+                slot.send(&mut self.stats);
                 slot.dirty = false;
             }
         }
@@ -721,11 +921,10 @@ mod tests {
                 tun_src: Ipv4Addr::new(1, 2, 3, 4),
                 tun_dst: Ipv4Addr::new(5, 6, 7, 8),
             }),
+            offload: Offload::default(),
         };
-        assert_eq!(port_meta(&pipeline_meta(m)), m);
-        assert_eq!(
-            port_meta(&pipeline_meta(PacketMeta::default())).tunnel,
-            None
-        );
+        assert_eq!(port_meta(&pipeline_meta(m), Offload::default()), m);
+        let none = PacketMeta::default();
+        assert_eq!(port_meta(&pipeline_meta(none), none.offload).tunnel, None);
     }
 }

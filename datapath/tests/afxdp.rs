@@ -2,8 +2,9 @@
 //! otherwise.
 //!
 //! - one port answers a ping from a namespace by hand (ARP + ICMP), in generic mode;
-//! - two ports and a tiny forwarder thread connect two namespaces, so they can ping each other
-//!   (auto mode: native XDP on veth).
+//! - two ports sharing one UMEM and a tiny forwarder thread connect two namespaces, so they
+//!   can ping each other (auto mode: native XDP on veth); frames go from one port to the other
+//!   without a copy, and every UMEM frame is back in the stock once ports and buffers are gone.
 
 mod common;
 
@@ -11,8 +12,8 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Cleanup, Responder, in_netns, prefix, spawn_ping, veth, wait_while};
-use wyvern_datapath::afxdp::{AfXdpConfig, AfXdpPort, XdpMode, ZeroCopy};
+use common::{Cleanup, Responder, TwoHosts, in_netns, prefix, spawn_ping, veth, wait_while};
+use wyvern_datapath::afxdp::{AfXdpConfig, AfXdpPort, SharedUmem, XdpMode, ZeroCopy};
 use wyvern_datapath::{Burst, DropReason, PacketBuf, Port};
 
 #[test]
@@ -78,39 +79,30 @@ fn afxdp_generic_answers_ping_by_hand() {
 #[test]
 fn afxdp_forwarder_connects_two_namespaces() {
     require_root!();
-    let p = prefix("f");
-    let (ns_a, ns_b, ns_sw) = (format!("{p}a"), format!("{p}b"), format!("{p}s"));
-    let (a0, a1, b0, b1) = (
-        format!("{p}a0"),
-        format!("{p}a1"),
-        format!("{p}b0"),
-        format!("{p}b1"),
-    );
-    let mut cleanup = Cleanup::default();
-    for link in [&a0, &a1, &b0, &b1] {
-        cleanup.link(link);
-    }
-    for ns in [&ns_a, &ns_b, &ns_sw] {
-        cleanup.netns(ns);
-    }
-    veth(&a0, &ns_a, "10.97.0.1/24", &a1, &ns_sw);
-    veth(&b0, &ns_b, "10.97.0.2/24", &b1, &ns_sw);
+    let hosts = TwoHosts::new("f", 97);
+    let (ns_a, ns_sw) = (&hosts.ns_a, &hosts.ns_sw);
 
-    let (mut pa, mut pb) = in_netns(&ns_sw, || {
+    let umem = SharedUmem::new(512, 2048).expect("shared UMEM");
+    assert_eq!(umem.free_frames(), umem.frame_count());
+    let (mut pa, mut pb) = in_netns(ns_sw, || {
         let open = |name: &str| {
             let mut cfg = AfXdpConfig::new(name);
             cfg.mode = XdpMode::Auto;
             cfg.zero_copy = ZeroCopy::Auto;
             cfg.ring_size = 512;
+            cfg.umem = Some(umem.clone());
             AfXdpPort::open(&cfg).expect("open AF_XDP port")
         };
-        (open(&a1), open(&b1))
+        (open(&hosts.a1), open(&hosts.b1))
     });
     eprintln!(
         "AF_XDP mode on veth: {:?}, zero-copy {}",
         pa.xdp_mode(),
         pa.is_zero_copy()
     );
+    assert!(pa.is_shared_umem() && pb.is_shared_umem());
+    // Each fill ring holds 512 frames of the stock.
+    assert_eq!(umem.free_frames(), umem.frame_count() - 2 * 512);
 
     let stop = AtomicBool::new(false);
     let ok = std::thread::scope(|s| {
@@ -128,7 +120,7 @@ fn afxdp_forwarder_connects_two_namespaces() {
             }
             (pa.counters(), pb.counters())
         });
-        let mut ping = spawn_ping(&ns_a, "10.97.0.2", &["-c3", "-i0.2"]);
+        let mut ping = spawn_ping(ns_a, "10.97.0.2", &["-c3", "-i0.2"]);
         let ok = wait_while(&mut ping, Duration::from_secs(10), || {});
         stop.store(true, Ordering::Relaxed);
         let (ca, cb) = forwarder.join().unwrap();
@@ -136,8 +128,17 @@ fn afxdp_forwarder_connects_two_namespaces() {
         // ARP request + 3 echo requests at least went a -> b, and replies b -> a.
         assert!(ca.rx_packets >= 4 && cb.tx_packets >= 4, "{ca:?} {cb:?}");
         assert!(cb.rx_packets >= 4 && ca.tx_packets >= 4, "{ca:?} {cb:?}");
+        // Each frame went out in the UMEM frame it came in.
+        assert_eq!(
+            (ca.tx_zero_copy, cb.tx_zero_copy),
+            (ca.tx_packets, cb.tx_packets)
+        );
         ok
     });
+    // Closing the sockets takes back the frames of their rings; the last frames held by
+    // buffers come back when the buffers go.
+    drop((pa, pb));
+    assert_eq!(umem.free_frames(), umem.frame_count());
     assert!(
         ok,
         "ping between namespaces through the AF_XDP forwarder failed"

@@ -80,6 +80,7 @@ fn bridge_counters_match_traffic_and_malformed_frames_are_counted() {
             kind: PortKind::Tap {
                 mac: Some(mac),
                 mtu: None,
+                offload: true,
             },
             ofport: None,
         };

@@ -44,6 +44,7 @@ fn bridge_ports_come_and_go_under_traffic() {
             kind: PortKind::Tap {
                 mac: None,
                 mtu: None,
+                offload: true,
             },
             ofport: None,
         };
@@ -75,6 +76,7 @@ fn bridge_ports_come_and_go_under_traffic() {
                 kind: PortKind::Tap {
                     mac: None,
                     mtu: None,
+                    offload: true,
                 },
                 ofport: None,
             })

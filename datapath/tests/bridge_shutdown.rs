@@ -50,6 +50,7 @@ fn bridge_shutdown_removes_taps_and_detaches_xdp() {
             kind: PortKind::Tap {
                 mac: None,
                 mtu: None,
+                offload: true,
             },
             ofport: None,
         })?;
@@ -82,6 +83,7 @@ fn bridge_shutdown_removes_taps_and_detaches_xdp() {
         kind: PortKind::Tap {
             mac: None,
             mtu: None,
+            offload: true,
         },
         ofport: None,
     });

@@ -68,6 +68,7 @@ fn bridge_vxlan_port_reaches_kernel_vxlan() {
             kind: PortKind::Tap {
                 mac: None,
                 mtu: Some(1450),
+                offload: true,
             },
             ofport: Some(10),
         })

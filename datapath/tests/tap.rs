@@ -24,6 +24,7 @@ fn tap_in_namespace_answers_ping_by_hand() {
         mac: Some(mac),
         mtu: Some(1500),
         up: false,
+        offload: true,
     })
     .expect("create tap");
     assert_eq!(port.mac(), mac);

@@ -291,7 +291,7 @@ fn check_options(
     let allowed: &[&str] = match kind {
         PortKind::Vxlan => &["remote_ip", "local_ip", "key", "dst_port"],
         PortKind::Afxdp => &["mode"],
-        PortKind::Tap => &["mtu"],
+        PortKind::Tap => &["mtu", "offload"],
     };
     if let Some(k) = options.keys().find(|k| !allowed.contains(&k.as_str())) {
         return err(format!(
@@ -347,6 +347,13 @@ fn check_options(
             {
                 return err(format!(
                     "options.mtu \"{m}\" of port \"{name}\" must be from 68 to 9000"
+                ));
+            }
+            if let Some(o) = options.get("offload")
+                && o.parse::<bool>().is_err()
+            {
+                return err(format!(
+                    "options.offload \"{o}\" of port \"{name}\" must be true or false"
                 ));
             }
         }

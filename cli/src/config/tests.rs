@@ -105,6 +105,14 @@ fn errors_name_the_line_and_what_to_change() {
     );
     assert!(m.contains("native, generic or auto"), "{m}");
 
+    let (_, m) = err("[[port]]\nname = \"t\"\ntype = \"tap\"\noptions = { offload = \"yes\" }\n");
+    assert!(
+        m.contains("offload \"yes\"") && m.contains("true or false"),
+        "{m}"
+    );
+    let ok = p("[[port]]\nname = \"t\"\ntype = \"tap\"\noptions = { offload = false }\n");
+    assert_eq!(ok.unwrap().ports[0].options["offload"], "false");
+
     let (line, m) = err("\nworkers = 0\n");
     assert_eq!(line, 2);
     assert!(m.contains("1 to 64"), "{m}");

@@ -116,10 +116,12 @@ class Peer(app_manager.OSKenApp):
 
     @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
     def packet_in(self, ev):
-        if self.got_packet_in:
+        m = ev.msg
+        # Only the packet this peer sent: the switch's LOCAL port may send its own (the
+        # host's IPv6 chatter hits the table-miss flow installed above).
+        if self.got_packet_in or bytes(m.data) != self.frame:
             return
         self.got_packet_in = True
-        m = ev.msg
         report(check="packet_in", reason=m.reason, table=m.table_id,
                in_port=m.match["in_port"], metadata=m.match.get("metadata"),
                same=bytes(m.data) == self.frame, buffer_id=m.buffer_id)

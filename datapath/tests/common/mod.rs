@@ -113,6 +113,49 @@ pub fn veth(a: &str, ns_a: &str, addr: &str, b: &str, ns_b: &str) {
     ip(&["-n", ns_b, "link", "set", "lo", "up"]);
 }
 
+/// Two host namespaces plugged into a switch namespace by veth pairs: `a0` (10.`net`.0.1/24,
+/// in `ns_a`) to `a1` (in `ns_sw`), and `b0` (10.`net`.0.2/24, in `ns_b`) to `b1` (in
+/// `ns_sw`). All of it is deleted when this is dropped.
+#[derive(Debug)]
+pub struct TwoHosts {
+    pub ns_a: String,
+    pub ns_b: String,
+    pub ns_sw: String,
+    pub a0: String,
+    pub a1: String,
+    pub b0: String,
+    pub b1: String,
+    _cleanup: Cleanup,
+}
+
+impl TwoHosts {
+    pub fn new(tag: &str, net: u8) -> TwoHosts {
+        let p = prefix(tag);
+        let name = |suffix: &str| format!("{p}{suffix}");
+        let (ns_a, ns_b, ns_sw) = (name("a"), name("b"), name("s"));
+        let (a0, a1, b0, b1) = (name("a0"), name("a1"), name("b0"), name("b1"));
+        let mut cleanup = Cleanup::default();
+        for link in [&a0, &a1, &b0, &b1] {
+            cleanup.link(link);
+        }
+        for ns in [&ns_a, &ns_b, &ns_sw] {
+            cleanup.netns(ns);
+        }
+        veth(&a0, &ns_a, &format!("10.{net}.0.1/24"), &a1, &ns_sw);
+        veth(&b0, &ns_b, &format!("10.{net}.0.2/24"), &b1, &ns_sw);
+        TwoHosts {
+            ns_a,
+            ns_b,
+            ns_sw,
+            a0,
+            a1,
+            b0,
+            b1,
+            _cleanup: cleanup,
+        }
+    }
+}
+
 /// Start `ping -c1 -W<secs> DST` in namespace `ns` (with extra args).
 pub fn spawn_ping(ns: &str, dst: &str, extra: &[&str]) -> Child {
     Command::new("ip")
