@@ -39,6 +39,18 @@
 # also on failure or Ctrl-C; it stops only the processes it started, by pid.
 set -euo pipefail
 
+root=$(cd "$(dirname "$0")/.." && pwd)
+here=$root/benches
+# shellcheck source=benches/common/netns.sh
+source "$here/common/netns.sh"
+# shellcheck source=benches/common/switches.sh
+source "$here/common/switches.sh"
+
+# The machine is shared: the script runs in a session of its own at autogroup nice $NICE
+# (benches/common/netns.sh). Every process it measures stays in that session: the switches
+# `wyvern lab up` starts, the os-ken apps, ovs-vswitchd (not daemonized, see ovs_start).
+bench_session "$@"
+
 reps=200
 pairs=60000
 rates="25000 50000 100000 200000"
@@ -55,10 +67,6 @@ done
 [[ $(id -u) == 0 ]] || { echo "$0: needs root (namespaces, AF_XDP, Open vSwitch)" >&2; exit 1; }
 ((pairs >= 1 && pairs <= 65000)) || { echo "$0: --pairs must be 1..65000" >&2; exit 2; }
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-here=$root/benches
-# shellcheck source=benches/common/switches.sh
-source "$here/common/switches.sh"
 (cd "$root" && cargo build --release -p wyvern-cli >&2)
 W=${CARGO_TARGET_DIR:-$root/target}/release/wyvern
 [[ $W == /* ]] || W=$root/$W
@@ -68,22 +76,27 @@ if [[ $sides == *osken* || $sides == *ovs* ]] && [[ ! -x $python ]]; then
     echo "$0: $python missing (scripts/install-deps makes it)" >&2; exit 1
 fi
 
+[[ $sides == *ovs* && $sides != *builtin* ]] && sides="builtin $sides" # OVS takes its tables
+
 tag=dw$(($$ % 100000))
-tmp=$(mktemp -d /tmp/dvr-setup.XXXXXX)
 declare -A prefix=([builtin]=${tag}b- [osken]=${tag}x- [ovs]=${tag}o-)
-labs=()       # lab prefixes to take down
-namespaces=() # namespaces made here
-pids=()       # processes started here
-ovs_dir=$tmp/ovs
+# The namespaces made here (the wyvern sides' others are their labs'), removed on exit.
+made=()
+for side in $sides; do
+    case $side in
+    builtin | osken) made+=("${prefix[$side]}gen") ;;
+    ovs) made+=("${prefix[ovs]}"{node1,vm1,vm2,gen,underlay}) ;;
+    esac
+done
+bench_setup dvr-setup "${made[@]}" # $dir, $pids; removes them on exit
+ovs_dir=$dir/ovs
+labs=() # lab prefixes to take down
 
 cleanup() {
     set +e
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     ovs_stop "$ovs_dir"
     for l in "${labs[@]}"; do "$W" lab down --prefix "$l" >/dev/null 2>&1; done
-    for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$tmp"
+    bench_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -108,11 +121,9 @@ extend_config() {
     printf ']\n'
 }
 
-# A namespace made here, removed on exit.
-netns() { ip netns add "$1"; namespaces+=("$1"); ip -n "$1" link set lo up; }
-
 # VM `name` of prefix p: eth0 in namespace p$name (MAC, address, gateway), the other end
-# `$name-br` in p$node.
+# `$name-br` in p$node. Checksum offload is off in the VM: OVS's system ports do not complete
+# the partial checksums a veth hands over (wyvern's AF_XDP ports do).
 vm_veth() {
     local p=$1 name=$2 mac=$3 addr=$4 gw=$5 node=$1node1
     ip -n "$node" link add "$name-br" type veth peer name eth0 netns "$p$name"
@@ -154,20 +165,18 @@ wyvern_side() {
     [[ $side == osken ]] && args+=(--controller tcp:192.168.50.254:6653)
     labs+=("$p")
     "$W" lab up "${args[@]}" >/dev/null
-    netns "${p}gen"
     vm_veth "$p" gen $GEN_MAC "" ""
-    extend_config "/run/wyvern/labs/${p%-}/lab.toml" >"$tmp/$side.toml"
-    "$W" topology apply "$(target "$p")" "$tmp/$side.toml" >/dev/null
+    extend_config "/run/wyvern/labs/${p%-}/lab.toml" >"$dir/$side.toml"
+    "$W" topology apply "$(target "$p")" "$dir/$side.toml" >/dev/null
     if [[ $side == osken ]]; then
-        start_osken "${p}underlay" "$tmp/$side.toml" "$tmp/osken-$side.log"
-        connected "$tmp/osken-$side.log"
+        start_osken "${p}underlay" "$dir/$side.toml" "$dir/osken-$side.log"
+        connected "$dir/osken-$side.log"
     fi
 }
 
 # Open vSwitch in namespace ${p}node1 with the builtin side's tables and the os-ken app.
 ovs_side() {
     local p=${prefix[ovs]}
-    for n in node1 vm1 vm2 gen underlay; do netns "$p$n"; done
     ip netns exec "${p}node1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
     vm_veth "$p" vm1 fa:16:3e:00:17:e6 10.1.0.5/24 10.1.0.1
     vm_veth "$p" vm2 fa:16:3e:cf:4b:ed 10.2.0.5/24 10.2.0.1
@@ -190,14 +199,14 @@ ovs_side() {
             set interface "${port%:*}" ofport_request="${port#*:}"
     done
     # The controller first: OVS flushes every flow when a bridge gets its first controller.
-    start_osken "${p}underlay" "$tmp/builtin.toml" "$tmp/osken-ovs.log"
+    start_osken "${p}underlay" "$dir/builtin.toml" "$dir/osken-ovs.log"
     ovs-vsctl --db="$db" set-controller br-int tcp:192.168.50.254:6653 -- \
         set controller br-int connection-mode=out-of-band
-    connected "$tmp/osken-ovs.log"
+    connected "$dir/osken-ovs.log"
     # The builtin side's tables (gen port included), without its learned flows.
     "$W" dump-flows --no-stats "$(target "${prefix[builtin]}")" | grep -v 'cookie=0xd1' \
-        >"$tmp/tables.flows"
-    ovs-ofctl -O OpenFlow13 add-flows "unix:$ovs_dir/br-int.mgmt" "$tmp/tables.flows"
+        >"$dir/tables.flows"
+    ovs-ofctl -O OpenFlow13 add-flows "unix:$ovs_dir/br-int.mgmt" "$dir/tables.flows"
 }
 
 # Side-specific commands: the OpenFlow target, the learned-flow selector, the ofctl program.
@@ -228,7 +237,6 @@ packet_ins() {
 }
 
 say "building the sides: $sides (load $(load))"
-[[ $sides == *ovs* && $sides != *builtin* ]] && sides="builtin $sides" # OVS takes its tables
 for side in $sides; do
     case $side in
     builtin | osken) wyvern_side "$side" ;;
@@ -248,13 +256,13 @@ for side in $sides; do
     p=${prefix[$side]}
     probe_args+=(--side "$side" "${p}vm2" "${p}vm1" 10.1.0.5 "$(reset_cmd "$side")")
 done
-python3 "$here/dvr_probe.py" --reps "$reps" --json "${probe_args[@]}" >"$tmp/latency.json"
+python3 "$here/dvr_probe.py" --reps "$reps" --json "${probe_args[@]}" >"$dir/latency.json"
 for side in $sides; do
     # Every first datagram must have gone through the controller (the table-52 priority-20
     # flow that sends to it), or the run measured nothing.
     hits=$(ofctl "$side" dump-flows "table=52" | grep 'priority=20,' | grep 'nw_dst=10.1.0.0/24' |
         grep 'metadata=0x1f43' | sed -n 's/.*n_packets=\([0-9]*\).*/\1/p')
-    echo "{\"side\": \"$side\", \"punted\": ${hits:-0}}" >>"$tmp/punted.jsonl"
+    echo "{\"side\": \"$side\", \"punted\": ${hits:-0}}" >>"$dir/punted.jsonl"
 done
 say "done (load $(load))"
 
@@ -265,7 +273,7 @@ for rate in $rates; do
         eval "$(reset_cmd "$side")"
         sleep 0.5
         # Counting until stopped below, once the controller has drained its backlog.
-        "$W" pktgen --rx --netns "${p}vm1" --dev eth0 --duration 3600 --json >"$tmp/rx.json" &
+        "$W" pktgen --rx --netns "${p}vm1" --dev eth0 --duration 3600 --json >"$dir/rx.json" &
         rx=$!
         pids+=($rx)
         sleep 1
@@ -274,7 +282,7 @@ for rate in $rates; do
         read -r q0 d0 <<<"$(packet_ins "$side")"
         "$W" pktgen --netns "${p}gen" --dev eth0 --src-mac $GEN_MAC --dst-mac $R1_NET3 \
             --src-ip 10.3.1.0 --dst-ip 10.1.0.5 --vary src-ip --flows "$pairs" \
-            --count "$pairs" --rate "$rate" --mode afxdp --json >"$tmp/tx.json"
+            --count "$pairs" --rate "$rate" --mode afxdp --json >"$dir/tx.json"
         # Until every pair has its flows, or they stopped growing for 3 s (the controller has
         # drained what reached it), at most 2 minutes.
         last=-1 same=0
@@ -293,14 +301,14 @@ for rate in $rates; do
         for q in 0 64 128 192; do
             echo "# quarter $q"
             ofctl "$side" dump-flows "$(learned "$side"),ip,in_port=14,nw_src=10.3.$q.0/18"
-        done >"$tmp/learned.txt"
+        done >"$dir/learned.txt"
         kill -INT "$rx" 2>/dev/null || true
         wait "$rx" || true
         received=$(($(gen_rx "$side") - rx0))
         read -r q1 d1 <<<"$(packet_ins "$side")"
         [[ $q0 == null ]] && queued=null dropped=null || queued=$((q1 - q0)) dropped=$((d1 - d0))
-        python3 - "$side" "$rate" "$pairs" "$tmp/learned.txt" "$tmp/rx.json" "$tmp/tx.json" "$l0" \
-            "$received" "$queued" "$dropped" >>"$tmp/rate.jsonl" <<'EOF'
+        python3 - "$side" "$rate" "$pairs" "$dir/learned.txt" "$dir/rx.json" "$dir/tx.json" "$l0" \
+            "$received" "$queued" "$dropped" >>"$dir/rate.jsonl" <<'EOF'
 import json, re, sys
 side, rate, pairs, flows, rx, tx, l0, received, queued, dropped = sys.argv[1:]
 quarters = [[float(d) for d in re.findall(r"duration=([0-9.]+)s", q)]
@@ -327,12 +335,12 @@ print(json.dumps({
     "received": int(received), "pin_queued": json.loads(queued), "pin_dropped": json.loads(dropped),
 }))
 EOF
-        tail -1 "$tmp/rate.jsonl" >&2
+        tail -1 "$dir/rate.jsonl" >&2
     done
 done
 say "done (load $(load))"
 
-python3 - "$tmp/latency.json" "$tmp/punted.jsonl" "$tmp/rate.jsonl" "$reps" <<'EOF'
+python3 - "$dir/latency.json" "$dir/punted.jsonl" "$dir/rate.jsonl" "$reps" <<'EOF'
 import json, sys
 lat = json.load(open(sys.argv[1]))
 punted = {j["side"]: j["punted"] for j in map(json.loads, open(sys.argv[2]))}

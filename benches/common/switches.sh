@@ -25,13 +25,12 @@ learned_flows() {
 }
 
 # ovs_start DIR [NETNS]: a private ovsdb-server + ovs-vswitchd (userspace datapath) under
-# DIR, ovs-vswitchd in network namespace NETNS if given (its ports are that namespace's
-# interfaces). Exports OVS_RUNDIR & co. (so ovs-vsctl and ovs-ofctl find it) and sets $ovs_db
-# and $ovs_pid (ovs-vswitchd's pid).
+# DIR. Exports OVS_RUNDIR & co. (so ovs-vsctl and ovs-ofctl find it) and sets $ovs_db and
+# $ovs_pid (ovs-vswitchd's pid). With NETNS, ovs-vswitchd runs in that network namespace (its
+# ports are that namespace's interfaces) and is not daemonized, so it stays in the caller's
+# session (and its bench_session priority, benches/common/netns.sh).
 ovs_start() {
-    local d=$1
-    local in_ns=()
-    [[ -n ${2:-} ]] && in_ns=(ip netns exec "$2")
+    local d=$1 ns=${2:-}
     mkdir -p "$d"
     export OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d OVS_SYSCONFDIR=$d
     ovs_db=unix:$d/db.sock
@@ -39,7 +38,13 @@ ovs_start() {
     ovsdb-server "$d/conf.db" --remote="punix:$d/db.sock" --detach \
         --pidfile="$d/ovsdb-server.pid" --log-file="$d/ovsdb-server.log" 2>/dev/null
     ovs-vsctl --db="$ovs_db" --no-wait init
-    "${in_ns[@]}" ovs-vswitchd "$ovs_db" --detach --pidfile="$d/ovs-vswitchd.pid" \
+    if [[ -n $ns ]]; then
+        ip netns exec "$ns" ovs-vswitchd "$ovs_db" --pidfile="$d/ovs-vswitchd.pid" \
+            --log-file="$d/ovs-vswitchd.log" -vconsole:off 2>/dev/null &
+        ovs_pid=$!
+        return
+    fi
+    ovs-vswitchd "$ovs_db" --detach --pidfile="$d/ovs-vswitchd.pid" \
         --log-file="$d/ovs-vswitchd.log" -vconsole:off 2>/dev/null
     ovs_pid=$(cat "$d/ovs-vswitchd.pid")
 }
