@@ -1235,22 +1235,3 @@ fn ipv6_dst_rewrite_with_routing_header_leaves_l4_checksum() {
     set_field(&mut f, &l, Field::Ipv6Dst, 5).unwrap();
     assert_eq!(&f[f.len() - 2..], &c.to_be_bytes());
 }
-
-/// A rough measure of `extract` on a 64-byte UDP frame:
-/// `cargo test -p wyvern-pipeline --release -- --ignored extract_speed --nocapture`.
-#[test]
-#[ignore]
-fn extract_speed() {
-    let mut buf = [0u8; 64];
-    let n = build::udp4(&mut buf, &SPEC, 1, 2, 22).unwrap();
-    let mut k = FlowKey::default();
-    let iters = 20_000_000u32;
-    let t = std::time::Instant::now();
-    for i in 0..iters {
-        buf[40] = i as u8;
-        let r = extract(std::hint::black_box(&buf[..n]), i, &mut k);
-        std::hint::black_box((&r, &k));
-    }
-    let ns = t.elapsed().as_nanos() as f64 / f64::from(iters);
-    println!("extract: {ns:.1} ns per 64-byte UDP frame");
-}
