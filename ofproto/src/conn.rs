@@ -8,9 +8,20 @@
 //! before anything after them, see `flow_batch`), and runs the inactivity probe. The *writer* thread drains
 //! the connection's [`Outbox`]; everyone who sends — the reader with its replies, the control
 //! thread with packet-ins, flow-removed and port-status messages — only queues bytes and
-//! never blocks. The outbox counts the bytes queued but not yet written; a peer that lets
-//! them grow past the limit is disconnected, as is one whose socket refuses writes for longer
-//! than the write timeout.
+//! never blocks the control thread. The outbox counts the bytes queued but not yet written,
+//! and each kind of sender meets its limit in its own way:
+//! - the reader's replies ([`Outbox::send_reply`]) wait for the writer to drain the outbox
+//!   below the limit: a peer that reads gets every part of a large reply (a dump of a million
+//!   flows), at the pace it reads; one that stops reading for longer than the write timeout
+//!   is disconnected. Only that connection's reader waits; nothing else does.
+//! - packet-ins ([`Outbox::offer`]) are dropped, and counted by the caller, while the peer is
+//!   more than the packet-in budget behind, as OVS drops packet-ins past its per-controller
+//!   queue: a controller that falls behind a flood of new flows loses some packet-ins, not
+//!   its connection.
+//! - other asynchronous messages ([`Outbox::send`]: flow-removed, port-status) are queued
+//!   up to the limit; a peer that lets them grow past it is disconnected.
+//!
+//! A socket that refuses writes for longer than the write timeout closes the connection.
 //!
 //! # Keepalive
 //! After `probe_interval` without receiving anything the switch sends an ECHO_REQUEST; if
@@ -20,8 +31,8 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -104,23 +115,42 @@ enum Out {
     Close,
 }
 
-/// Where a connection's outgoing messages wait for its writer thread. Cheap to clone; sending
-/// never blocks.
+/// Where a connection's outgoing messages wait for its writer thread. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Outbox {
     tx: Sender<Out>,
-    pending: Arc<AtomicUsize>,
+    state: Arc<OutboxState>,
     limit: usize,
-    dead: Arc<AtomicBool>,
     closer: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// What the senders and the writer share.
+#[derive(Default)]
+struct OutboxState {
+    /// Bytes queued and not yet written.
+    pending: AtomicUsize,
+    dead: AtomicBool,
+    /// Set while packet-ins are being dropped (to log the start of each episode once).
+    shedding: AtomicBool,
+    /// Signalled by the writer after each write, for [`Outbox::send_reply`].
+    drained: Condvar,
+    lock: Mutex<()>,
+}
+
+impl OutboxState {
+    /// Wakes a reply waiting for room. Taking the lock orders this after the waiter's check.
+    fn notify(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.drained.notify_all();
+    }
 }
 
 impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outbox")
-            .field("pending", &self.pending.load(Ordering::Relaxed))
+            .field("pending", &self.state.pending.load(Ordering::Relaxed))
             .field("limit", &self.limit)
-            .field("dead", &self.dead.load(Ordering::Relaxed))
+            .field("dead", &self.is_dead())
             .finish()
     }
 }
@@ -133,22 +163,26 @@ impl Outbox {
         (
             Outbox {
                 tx,
-                pending: Arc::new(AtomicUsize::new(0)),
+                state: Arc::default(),
                 limit,
-                dead: Arc::new(AtomicBool::new(false)),
                 closer,
             },
             rx,
         )
     }
 
-    /// Queues one encoded message. Returns false (and disconnects the peer) when the bytes
-    /// waiting for the peer would pass the limit.
+    fn queue(&self, bytes: Vec<u8>) -> bool {
+        self.state.pending.fetch_add(bytes.len(), Ordering::AcqRel);
+        self.tx.send(Out::Data(bytes)).is_ok()
+    }
+
+    /// Queues one asynchronous message; never blocks. Returns false (and disconnects the
+    /// peer) when the bytes waiting for the peer would pass the limit.
     pub(crate) fn send(&self, bytes: Vec<u8>) -> bool {
         if self.is_dead() {
             return false;
         }
-        let now = self.pending.fetch_add(bytes.len(), Ordering::AcqRel) + bytes.len();
+        let now = self.state.pending.load(Ordering::Acquire) + bytes.len();
         if now > self.limit {
             warn!(
                 pending = now,
@@ -158,17 +192,73 @@ impl Outbox {
             self.kill();
             return false;
         }
-        self.tx.send(Out::Data(bytes)).is_ok()
+        self.queue(bytes)
+    }
+
+    /// Queues one packet-in unless the peer is more than `budget` bytes behind; never
+    /// blocks. Returns whether it was queued.
+    pub(crate) fn offer(&self, bytes: Vec<u8>, budget: usize) -> bool {
+        if self.is_dead() {
+            return false;
+        }
+        if self.state.pending.load(Ordering::Acquire) + bytes.len() > budget.min(self.limit) {
+            if !self.state.shedding.swap(true, Ordering::Relaxed) {
+                warn!(
+                    budget,
+                    "controller is falling behind: dropping packet-ins until it catches up"
+                );
+            }
+            return false;
+        }
+        if self.state.shedding.swap(false, Ordering::Relaxed) {
+            info!("controller caught up: packet-ins flow again");
+        }
+        self.queue(bytes)
+    }
+
+    /// Queues one reply of the connection's own reader, first waiting while the outbox is
+    /// over the limit and the peer keeps reading. Returns false (and disconnects the peer)
+    /// when nothing was written for `patience`.
+    pub(crate) fn send_reply(&self, bytes: Vec<u8>, patience: Duration) -> bool {
+        let state = &*self.state;
+        let mut guard = state.lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if self.is_dead() {
+                return false;
+            }
+            let pending = state.pending.load(Ordering::Acquire);
+            if pending == 0 || pending + bytes.len() <= self.limit {
+                break;
+            }
+            let (g, waited) = state
+                .drained
+                .wait_timeout(guard, patience)
+                .unwrap_or_else(|e| e.into_inner());
+            guard = g;
+            if waited.timed_out() && state.pending.load(Ordering::Acquire) >= pending {
+                warn!(
+                    pending,
+                    limit = self.limit,
+                    "peer is not reading its replies: disconnecting"
+                );
+                drop(guard);
+                self.kill();
+                return false;
+            }
+        }
+        drop(guard);
+        self.queue(bytes)
     }
 
     /// Closes the connection at once.
     pub(crate) fn kill(&self) {
-        self.dead.store(true, Ordering::Release);
+        self.state.dead.store(true, Ordering::Release);
         (self.closer)();
+        self.state.notify();
     }
 
     pub(crate) fn is_dead(&self) -> bool {
-        self.dead.load(Ordering::Acquire)
+        self.state.dead.load(Ordering::Acquire)
     }
 
     fn close_after_flush(&self) {
@@ -176,17 +266,20 @@ impl Outbox {
     }
 }
 
-fn writer(mut stream: Stream, rx: Receiver<Out>, pending: Arc<AtomicUsize>) {
+fn writer(mut stream: Stream, rx: Receiver<Out>, state: Arc<OutboxState>) {
     while let Ok(m) = rx.recv() {
         match m {
             Out::Data(d) => {
                 let r = stream.write_all(&d);
-                pending.fetch_sub(d.len(), Ordering::AcqRel);
+                state.pending.fetch_sub(d.len(), Ordering::AcqRel);
                 if let Err(e) = r {
                     debug!("write failed: {e}");
+                    state.dead.store(true, Ordering::Release);
+                    state.notify();
                     stream.shutdown();
                     return;
                 }
+                state.notify();
             }
             Out::Close => break,
         }
@@ -210,10 +303,10 @@ pub(crate) fn serve(switch: Arc<Switch>, stream: Stream, kind: ConnKind, peer: S
     };
     let closer: Arc<dyn Fn() + Send + Sync> = Arc::new(move || cstream.shutdown());
     let (outbox, rx) = Outbox::new(limits.max_pending_output, closer);
-    let pending = outbox.pending.clone();
+    let state = outbox.state.clone();
     let writer = thread::Builder::new()
         .name(format!("of-tx {peer}"))
-        .spawn(move || writer(wstream, rx, pending));
+        .spawn(move || writer(wstream, rx, state));
     let Ok(writer) = writer else {
         return;
     };

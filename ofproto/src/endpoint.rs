@@ -16,7 +16,9 @@
 //! once a second and reads the port provider's events, and queues PACKET_IN, FLOW_REMOVED and
 //! PORT_STATUS on every connection whose role and asynchronous configuration (OpenFlow 1.3.5
 //! §7.3.10, element 0 for master and equal, element 1 for slave) ask for that reason. Queueing
-//! never blocks: a connection that does not read is disconnected by its outbox, never waited
+//! never blocks: a connection more than [`Limits::max_pending_packet_ins`] behind misses
+//! packet-ins (counted in [`EndpointCounters::packet_ins_dropped`]), and one that lets other
+//! messages pile up past [`Limits::max_pending_output`] is disconnected; neither is waited
 //! for.
 //!
 //! An in-process controller ([`PacketInHook`], the built-in DVR controller) sees the
@@ -215,8 +217,12 @@ pub struct Limits {
     /// Messages longer than this are answered with OFPBRC_BAD_LEN (OpenFlow caps them at
     /// 65535 bytes anyway).
     pub max_message_len: usize,
-    /// Bytes queued for a peer and not yet written before it is disconnected.
+    /// Bytes queued for a peer and not yet written: replies wait for the peer to read below
+    /// it; asynchronous messages past it disconnect the peer.
     pub max_pending_output: usize,
+    /// Bytes queued for a peer past which packet-ins for it are dropped (and counted) instead
+    /// of queued: a controller that falls behind loses packet-ins, not its connection.
+    pub max_pending_packet_ins: usize,
     /// Messages one bundle may hold.
     pub max_bundle_messages: usize,
     /// Idle time before an ECHO_REQUEST, and then before giving up on the peer.
@@ -232,6 +238,7 @@ impl Default for Limits {
         Limits {
             max_message_len: 65535,
             max_pending_output: 8 << 20,
+            max_pending_packet_ins: 1 << 20,
             max_bundle_messages: 1 << 20,
             probe_interval: Duration::from_secs(5),
             write_timeout: Duration::from_secs(10),
@@ -300,6 +307,9 @@ pub struct EndpointCounters {
     pub packet_ins_sent: AtomicU64,
     /// Packet-ins that no connection wanted.
     pub packet_ins_unwanted: AtomicU64,
+    /// PACKET_IN messages not queued because their connection was too far behind
+    /// ([`Limits::max_pending_packet_ins`]; per connection, as `packet_ins_sent`).
+    pub packet_ins_dropped: AtomicU64,
     /// Packet-ins the in-process controller ([`PacketInHook`]) handled.
     pub packet_ins_handled_locally: AtomicU64,
     /// FLOW_REMOVED messages queued.
@@ -512,22 +522,31 @@ impl Switch {
     }
 
     /// Queues `m` on every established connection `wants` picks, with its role and async
-    /// configuration; returns how many got it.
-    fn broadcast(&self, wants: impl Fn(&ConnEntry) -> Option<Message>) -> u64 {
+    /// configuration: packet-ins only while the connection is less than
+    /// [`Limits::max_pending_packet_ins`] behind. Returns how many connections wanted it and
+    /// how many got it.
+    fn broadcast(&self, wants: impl Fn(&ConnEntry) -> Option<Message>) -> (u64, u64) {
         let conns = self.conns();
-        let mut n = 0;
+        let (mut wanted, mut queued) = (0, 0);
         for e in conns.values().filter(|e| e.established) {
             if let Some(m) = wants(e) {
-                e.out.send(codec::encode(&m, 0));
-                n += 1;
+                wanted += 1;
+                let bytes = codec::encode(&m, 0);
+                let ok = if matches!(m, Message::PacketIn(_)) {
+                    e.out
+                        .offer(bytes, self.config.limits.max_pending_packet_ins)
+                } else {
+                    e.out.send(bytes)
+                };
+                queued += u64::from(ok);
             }
         }
-        n
+        (wanted, queued)
     }
 
     fn deliver_packet_in(&self, p: &wyvern_pipeline::PacketIn) {
         let reason = translate::packet_in_reason(p.reason);
-        let n = self.broadcast(|e| {
+        let (wanted, queued) = self.broadcast(|e| {
             let slot = usize::from(e.role == ControllerRole::Slave);
             if e.async_cfg.packet_in_mask[slot] & (1 << reason.raw()) == 0 {
                 return None;
@@ -542,14 +561,13 @@ impl Switch {
             };
             Some(Message::PacketIn(translate::packet_in(p, max_len)))
         });
-        if n == 0 {
-            self.counters
-                .packet_ins_unwanted
-                .fetch_add(1, Ordering::Relaxed);
+        let c = &self.counters;
+        if wanted == 0 {
+            c.packet_ins_unwanted.fetch_add(1, Ordering::Relaxed);
         }
-        self.counters
-            .packet_ins_sent
-            .fetch_add(n, Ordering::Relaxed);
+        c.packet_ins_sent.fetch_add(queued, Ordering::Relaxed);
+        c.packet_ins_dropped
+            .fetch_add(wanted - queued, Ordering::Relaxed);
     }
 
     fn deliver_flow_removed(&self, r: &wyvern_pipeline::FlowRemoved) {
@@ -557,7 +575,7 @@ impl Switch {
             return;
         }
         let m = translate::flow_removed(r);
-        let n = self.broadcast(|e| {
+        let (_, n) = self.broadcast(|e| {
             let slot = usize::from(e.role == ControllerRole::Slave);
             (e.async_cfg.flow_removed_mask[slot] & (1 << m.reason.raw()) != 0)
                 .then(|| Message::FlowRemoved(m.clone()))
@@ -568,7 +586,7 @@ impl Switch {
     }
 
     fn deliver_port_status(&self, ps: &PortStatus) {
-        let n = self.broadcast(|e| {
+        let (_, n) = self.broadcast(|e| {
             let slot = usize::from(e.role == ControllerRole::Slave);
             (e.async_cfg.port_status_mask[slot] & (1 << ps.reason.raw()) != 0)
                 .then(|| Message::PortStatus(ps.clone()))

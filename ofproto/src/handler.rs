@@ -175,8 +175,12 @@ impl Handler {
     }
 
     /// Queues one message.
+    /// Queues a reply, waiting while the peer is a full outbox behind (see [`crate::conn`]).
     pub(crate) fn send(&self, m: &Message, xid: u32) {
-        self.out.send(codec::encode(m, xid));
+        self.out.send_reply(
+            codec::encode(m, xid),
+            self.switch.config.limits.write_timeout,
+        );
     }
 
     /// Sends the inactivity probe.

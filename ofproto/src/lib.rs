@@ -23,7 +23,7 @@
 //! | [`msg::table_features`] | `ofp_table_features` and its properties, the TABLE_FEATURES reply builder |
 //! | [`msg::experimenter`] | EXPERIMENTER: NXT_SET_PACKET_IN_FORMAT, ONF bundles (2300 / 2301), anything else raw |
 //! | [`endpoint`] | listeners and controller connections (OVS connection strings), the shared switch state (roles, async config, fail mode), the control thread |
-//! | [`conn`] | one connection's I/O: stream, outbox with its byte limit, reader and writer threads, inactivity probe |
+//! | [`conn`] | one connection's I/O: stream, outbox with its limits (replies paced, packet-ins shed, the rest bounded), reader and writer threads, inactivity probe |
 //! | `handler` | the dispatch of every received message, without I/O |
 //! | `flow_batch` | consecutive FLOW_MODs of a connection applied as one pipeline batch, each still its own transaction |
 //! | [`translate`] | the one seam between wire structs and the pipeline's control API |

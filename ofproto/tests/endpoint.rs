@@ -542,6 +542,108 @@ fn a_peer_that_does_not_read_is_disconnected() {
 }
 
 #[test]
+fn a_dump_larger_than_the_outbox_reaches_a_peer_that_reads() {
+    // 20,000 flows are ~2.6 MB of flow stats: forty times the outbox.
+    let sw = Switch::start_with(|c| c.limits.max_pending_output = 64 << 10);
+    let mods: Vec<_> = (0..20_000u32)
+        .map(|i| {
+            let text = format!(
+                "table=52,priority=100,ip,metadata=0x1f43,nw_src=10.3.{}.{},nw_dst=10.1.0.5 actions=dec_ttl,output:11",
+                i / 256,
+                i % 256
+            );
+            parse_flow(&text, FlowModCommand::Add).unwrap()
+        })
+        .collect();
+    sw.pipeline.apply(&mods).unwrap();
+    let mut c = sw.client();
+    let xid = c.send(&mp(MpRequest::Flow(all_flows())));
+    let flows: usize = c
+        .replies(xid)
+        .iter()
+        .map(|m| match m {
+            Message::MultipartReply(r) => match &r.body {
+                MpReply::Flow(f) => f.len(),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    assert_eq!(flows, 20_000);
+    let xid = c.send(&Message::EchoRequest(vec![]));
+    assert_eq!(c.replies(xid), vec![Message::EchoReply(vec![])]);
+}
+
+#[test]
+fn a_controller_that_falls_behind_loses_packet_ins_not_its_connection() {
+    let sw = Switch::start_with(|c| {
+        c.limits.max_pending_packet_ins = 32 << 10;
+        c.limits.probe_interval = Duration::from_secs(600);
+    });
+    let mut slow = sw.client();
+    let mut source = sw.client();
+    // The source of the packet-outs takes no packet-ins itself.
+    let none = AsyncConfig {
+        packet_in_mask: [0, 0],
+        port_status_mask: [0, 0],
+        flow_removed_mask: [0, 0],
+    };
+    source.request(&Message::SetAsync(none));
+    assert_eq!(
+        source.request(&flow_mod("table=0,priority=10,actions=CONTROLLER:65535")),
+        vec![]
+    );
+    // 20,000 packet-ins of 1,000-byte frames (20 MB): more than the socket buffers and the
+    // budget hold while `slow` reads nothing.
+    let mut frame = arp_frame();
+    frame.resize(1000, 0);
+    let po = codec::encode(
+        &Message::PacketOut(PacketOut {
+            buffer_id: 0xffff_ffff,
+            in_port: PortNo(6),
+            actions: vec![Action::Output {
+                port: PortNo::TABLE,
+                max_len: 0,
+            }],
+            data: frame,
+        }),
+        7,
+    );
+    const SENT: u64 = 20_000;
+    for _ in 0..SENT / 1000 {
+        source.send_raw(&po.repeat(1000));
+    }
+    let xid = source.send(&Message::BarrierRequest);
+    assert_eq!(source.replies(xid), vec![Message::BarrierReply]);
+    let counters = sw.endpoint().counters();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (queued, dropped) = loop {
+        let queued = counters.packet_ins_sent.load(Ordering::Relaxed);
+        let dropped = counters.packet_ins_dropped.load(Ordering::Relaxed);
+        if queued + dropped == SENT || Instant::now() > deadline {
+            break (queued, dropped);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(queued + dropped, SENT, "every packet-in queued or dropped");
+    assert!(dropped > 0, "nothing dropped: the test measured nothing");
+    assert_eq!(
+        sw.endpoint().established(),
+        2,
+        "the slow controller kept its connection"
+    );
+    // It reads what was queued for it, and is served as before.
+    let mut got = 0;
+    while let Some((_, m)) = slow.recv_within(Duration::from_millis(500)) {
+        assert!(matches!(m, Message::PacketIn(_)), "{m:?}");
+        got += 1;
+    }
+    assert_eq!(got, queued);
+    let xid = slow.send(&Message::EchoRequest(vec![]));
+    assert_eq!(slow.replies(xid), vec![Message::EchoReply(vec![])]);
+}
+
+#[test]
 fn inactivity_probe_disconnects_a_silent_peer() {
     let sw = Switch::start_with(|c| c.limits.probe_interval = Duration::from_millis(300));
     let mut c = sw.client();
