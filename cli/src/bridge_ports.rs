@@ -164,6 +164,7 @@ pub fn port_spec(p: &config::PortConfig) -> PortSpec {
                 Some("generic") => XdpMode::Generic,
                 _ => XdpMode::Auto,
             },
+            queues: opt("queues").and_then(|q| q.parse().ok()),
         },
         config::PortKind::Tap => PortKind::Tap {
             mac: None,

@@ -103,6 +103,7 @@ fn vm_port_spec(p: &Port) -> PortSpec {
             kind: PortKind::Afxdp {
                 iface,
                 mode: XdpMode::Auto,
+                queues: None,
             },
             ofport: p.ofport,
         },

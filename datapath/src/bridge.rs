@@ -128,12 +128,15 @@ pub fn default_workers() -> usize {
 /// What kind of port to open, and its parameters.
 #[derive(Debug, Clone)]
 pub enum PortKind {
-    /// An AF_XDP socket on queue 0 of the existing interface `iface`.
+    /// AF_XDP sockets on the queues of the existing interface `iface`.
     Afxdp {
         /// Interface to bind to.
         iface: String,
         /// XDP attach mode.
         mode: XdpMode,
+        /// How many queues to bind, from queue 0 (`None`: all of them, see
+        /// [`AfXdpConfig::queues`]).
+        queues: Option<u32>,
     },
     /// A new TAP device named like the port, removed when the port is.
     Tap {
@@ -586,11 +589,16 @@ impl Bridge {
         }
         let mut worker = None;
         let (port, kind): (Box<dyn Port>, PortType) = match &spec.kind {
-            PortKind::Afxdp { iface, mode } => {
+            PortKind::Afxdp {
+                iface,
+                mode,
+                queues,
+            } => {
                 // The port goes to the worker whose UMEM it joins.
                 let w = self.least_loaded_worker();
                 let mut cfg = AfXdpConfig::new(iface);
                 cfg.mode = *mode;
+                cfg.queues = *queues;
                 cfg.umem = self.worker_umem(w, &cfg);
                 worker = Some(w);
                 (Box::new(AfXdpPort::open(&cfg)?), PortType::Afxdp)

@@ -33,7 +33,9 @@ fn ioctl_ifreq(
     what: &'static str,
 ) -> Result<()> {
     // SAFETY: every request passed here (TUNSETIFF, SIOC[GS]IFFLAGS, SIOC[GS]IFMTU,
-    // SIOC[GS]IFHWADDR) reads and/or writes exactly one `struct ifreq`, and `req` is a valid,
+    // SIOC[GS]IFHWADDR, and SIOCETHTOOL whose `ifr_data` the caller pointed at a live command
+    // struct of the size that command has) reads and/or writes exactly one `struct ifreq`
+    // (and, for SIOCETHTOOL, that struct), and `req` is a valid,
     // exclusively borrowed `ifreq` that outlives the call; `fd` is an open descriptor borrowed
     // for the duration of the call.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), request, req as *mut libc::ifreq) };
@@ -117,6 +119,41 @@ impl IfCtl {
         // SAFETY: `fd` was just returned by socket(2), is open, and nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(IfCtl { fd })
+    }
+
+    /// How many RX queues the interface has: its RX-only plus combined channels
+    /// (`ETHTOOL_GCHANNELS`, what `ethtool -l` shows); `None` if the driver does not say.
+    pub(crate) fn rx_queues(&self, name: &str) -> Option<u32> {
+        /// `struct ethtool_channels` (linux/ethtool.h).
+        #[repr(C)]
+        #[derive(Default)]
+        struct Channels {
+            cmd: u32,
+            max_rx: u32,
+            max_tx: u32,
+            max_other: u32,
+            max_combined: u32,
+            rx_count: u32,
+            tx_count: u32,
+            other_count: u32,
+            combined_count: u32,
+        }
+        const ETHTOOL_GCHANNELS: u32 = 0x3c;
+        let mut channels = Channels {
+            cmd: ETHTOOL_GCHANNELS,
+            ..Channels::default()
+        };
+        let mut req = ifreq_for(name);
+        req.ifr_ifru.ifru_data = (&raw mut channels).cast();
+        ioctl_ifreq(
+            &self.fd,
+            libc::SIOCETHTOOL as libc::Ioctl,
+            &mut req,
+            "ioctl(SIOCETHTOOL, ETHTOOL_GCHANNELS)",
+        )
+        .ok()?;
+        let n = channels.rx_count + channels.combined_count;
+        (n > 0).then_some(n)
     }
 
     /// The interface's MAC address.

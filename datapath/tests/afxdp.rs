@@ -4,7 +4,9 @@
 //! - one port answers a ping from a namespace by hand (ARP + ICMP), in generic mode;
 //! - two ports sharing one UMEM and a tiny forwarder thread connect two namespaces, so they
 //!   can ping each other (auto mode: native XDP on veth); frames go from one port to the other
-//!   without a copy, and every UMEM frame is back in the stock once ports and buffers are gone.
+//!   without a copy, and every UMEM frame is back in the stock once ports and buffers are gone;
+//! - a port on a veth with four queues binds a socket to each and receives what the sender
+//!   spread over them, where a socket on queue 0 alone misses some.
 
 mod common;
 
@@ -12,7 +14,10 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Cleanup, Responder, TwoHosts, in_netns, prefix, spawn_ping, veth, wait_while};
+use common::{
+    Cleanup, Responder, TwoHosts, in_netns, netns_exec, prefix, spawn_ping, veth, veth_with_queues,
+    wait_while,
+};
 use wyvern_datapath::afxdp::{AfXdpConfig, AfXdpPort, SharedUmem, XdpMode, ZeroCopy};
 use wyvern_datapath::{Burst, DropReason, PacketBuf, Port};
 
@@ -151,4 +156,87 @@ fn forward(from: &mut AfXdpPort, to: &mut AfXdpPort, burst: &mut Burst) {
     if from.recv_burst(burst).unwrap() > 0 {
         to.send_burst(burst.packets_mut()).unwrap();
     }
+}
+
+#[test]
+fn afxdp_port_binds_every_queue_and_receives_from_all() {
+    require_root!();
+    let p = prefix("q");
+    let (ns_host, ns_port) = (format!("{p}h"), format!("{p}p"));
+    let (host_if, port_if) = (format!("{p}a"), format!("{p}b"));
+    let mut cleanup = Cleanup::default();
+    cleanup.link(&host_if);
+    cleanup.link(&port_if);
+    cleanup.netns(&ns_host);
+    cleanup.netns(&ns_port);
+    veth_with_queues(&host_if, &ns_host, "10.95.0.1/24", &port_if, &ns_port, 4);
+
+    let open = |queues: Option<u32>| {
+        in_netns(&ns_port, || {
+            let mut cfg = AfXdpConfig::new(&port_if);
+            cfg.ring_size = 512;
+            cfg.queues = queues;
+            AfXdpPort::open(&cfg)
+        })
+        .expect("open AF_XDP port")
+    };
+    // 64 datagrams, each from a new socket: the host's veth spreads them over its four TX
+    // queues, and each arrives on the peer's RX queue of the same number.
+    let mac = open(Some(1)).mac();
+    common::ip(&[
+        "-n",
+        &ns_host,
+        "neigh",
+        "replace",
+        "10.95.0.2",
+        "lladdr",
+        &mac.to_string(),
+        "dev",
+        &host_if,
+    ]);
+    let send_and_count = |port: &mut AfXdpPort| {
+        let script = "for i in $(seq 1 64); do echo x > /dev/udp/10.95.0.2/$((7000 + i)); done";
+        let (ok, out) = netns_exec(&ns_host, &["bash", "-c", script]);
+        assert!(ok, "{out}");
+        let mut rx = Burst::new(Burst::DEFAULT_SIZE);
+        let mut udp = 0;
+        for _ in 0..50 {
+            rx.clear();
+            port.recv_burst(&mut rx).unwrap();
+            // UDP to 10.95.0.2 (the host's other traffic, IPv6 chatter, is not counted).
+            udp += rx
+                .packets()
+                .iter()
+                .filter(|b| {
+                    b.data().get(23) == Some(&17)
+                        && b.data().get(30..34) == Some(&[10, 95, 0, 2][..])
+                })
+                .count();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        udp
+    };
+
+    let mut one = open(Some(1));
+    assert_eq!(one.queues(), vec![0]);
+    let on_queue_0 = send_and_count(&mut one);
+    drop(one);
+    assert!(
+        on_queue_0 < 64,
+        "all 64 datagrams came on queue 0: the sender did not spread them, so this test shows nothing"
+    );
+
+    let mut all = open(None);
+    assert_eq!(
+        all.queues(),
+        vec![0, 1, 2, 3],
+        "one socket per queue of the interface"
+    );
+    assert_eq!(
+        send_and_count(&mut all),
+        64,
+        "queue 0 alone took {on_queue_0}"
+    );
+    let stats = all.kernel_stats().unwrap();
+    assert_eq!(stats.rx_invalid_descs + stats.tx_invalid_descs, 0);
 }

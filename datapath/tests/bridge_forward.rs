@@ -79,6 +79,7 @@ impl AfxdpLab {
             kind: PortKind::Afxdp {
                 iface: name.to_owned(),
                 mode: XdpMode::Auto,
+                queues: None,
             },
             ofport,
         };
@@ -252,6 +253,7 @@ fn bridge_finishes_tap_offloads_for_an_afxdp_port() {
         kind: PortKind::Afxdp {
             iface: hosts.b1.clone(),
             mode: XdpMode::Auto,
+            queues: None,
         },
         ofport: None,
     };

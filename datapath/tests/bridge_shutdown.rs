@@ -42,6 +42,7 @@ fn bridge_shutdown_removes_taps_and_detaches_xdp() {
             kind: PortKind::Afxdp {
                 iface: a1.clone(),
                 mode: XdpMode::Generic,
+                queues: None,
             },
             ofport: None,
         })?;

@@ -18,7 +18,8 @@
 //! type = "afxdp"                       # afxdp | tap | vxlan
 //! interface = "eth1"                   # the NIC (afxdp, required) or the TAP device (tap)
 //! ofport = 6                           # optional: the lowest free number otherwise
-//! options = { mode = "native" }        # afxdp: mode = native | generic | auto
+//! options = { mode = "native" }        # afxdp: mode = native | generic | auto, and
+//!                                      # queues = N: bind queues 0..N (default: all)
 //!
 //! [[port]]
 //! name = "tun0"

@@ -290,7 +290,7 @@ fn check_options(
     let err = |m: String| Err(loc.error(span.clone(), m));
     let allowed: &[&str] = match kind {
         PortKind::Vxlan => &["remote_ip", "local_ip", "key", "dst_port"],
-        PortKind::Afxdp => &["mode"],
+        PortKind::Afxdp => &["mode", "queues"],
         PortKind::Tap => &["mtu", "offload"],
     };
     if let Some(k) = options.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -338,6 +338,16 @@ fn check_options(
             {
                 return err(format!(
                     "options.mode \"{m}\" of port \"{name}\" must be native, generic or auto"
+                ));
+            }
+            if let Some(q) = options.get("queues")
+                && !q
+                    .parse::<u32>()
+                    .is_ok_and(|q| (1..=wyvern_datapath::afxdp::MAX_QUEUES).contains(&q))
+            {
+                return err(format!(
+                    "options.queues \"{q}\" of port \"{name}\" must be from 1 to {} (leave it out to bind every queue of the interface)",
+                    wyvern_datapath::afxdp::MAX_QUEUES
                 ));
             }
         }

@@ -105,6 +105,18 @@ fn errors_name_the_line_and_what_to_change() {
     );
     assert!(m.contains("native, generic or auto"), "{m}");
 
+    let (_, m) = err(
+        "[[port]]\nname = \"a\"\ntype = \"afxdp\"\ninterface = \"e\"\noptions = { queues = 0 }\n",
+    );
+    assert!(
+        m.contains("queues \"0\"") && m.contains("from 1 to 64"),
+        "{m}"
+    );
+    let ok = p(
+        "[[port]]\nname = \"a\"\ntype = \"afxdp\"\ninterface = \"e\"\noptions = { queues = 2 }\n",
+    );
+    assert_eq!(ok.unwrap().ports[0].options["queues"], "2");
+
     let (_, m) = err("[[port]]\nname = \"t\"\ntype = \"tap\"\noptions = { offload = \"yes\" }\n");
     assert!(
         m.contains("offload \"yes\"") && m.contains("true or false"),

@@ -1,15 +1,18 @@
-//! AF_XDP ports: one AF_XDP socket bound to one queue of an existing interface (xsk-rs/libxdp).
+//! AF_XDP ports: one AF_XDP socket per queue of an existing interface (xsk-rs/libxdp).
 //!
 //! ## Setup
-//! [`AfXdpPort::open`] binds a socket to `(interface, queue)` and lets libxdp attach its default
-//! XDP program, which redirects the queue's frames to the socket. The XDP mode is
+//! [`AfXdpPort::open`] binds one socket to each queue of the interface (every RX queue it has,
+//! as `ethtool -l` counts them, or the ones [`AfXdpConfig::queues`] names) and lets libxdp
+//! attach its default XDP program, which redirects each queue's frames to that queue's socket:
+//! traffic the NIC's RSS (or a veth's sender) spreads over several queues all reaches the
+//! port. The port's worker receives from its queues in turn and transmits on the first one.
+//! The XDP mode is
 //! [`XdpMode::Native`] (driver), [`XdpMode::Generic`] (skb) or [`XdpMode::Auto`] (native,
 //! falling back to generic). For each mode, zero-copy is tried first unless
 //! [`ZeroCopy::Never`], with a UMEM of the port's own; then copy mode (veth, for one, has no
 //! zero-copy), in the [`SharedUmem`] given in [`AfXdpConfig::umem`] if any, else again in a
 //! UMEM of its own. The socket uses `XDP_USE_NEED_WAKEUP`, so the fill and TX rings are kicked
-//! only when the kernel asks. One port serves one queue: open one port per queue to use
-//! several.
+//! only when the kernel asks. All the queues of a port bind in the same mode.
 //!
 //! ## Frames and copies
 //! A received frame stays where the kernel wrote it: the port makes the burst's
@@ -42,25 +45,23 @@
 //!
 //! ## Unsafe code
 //! All of it is in this module's submodules: [`umem`] (the frame memory), `socket` (the ring
-//! calls) and `detach` (libbpf calls); each block says why it is sound.
+//! calls), `queue` (frames between rings and buffers) and `detach` (libbpf calls); each block
+//! says why it is sound.
 
 mod detach;
+mod queue;
 mod socket;
 pub mod umem;
 
+use std::io;
 use std::os::fd::RawFd;
-use std::sync::Arc;
 
-use xsk_rs::FrameDesc;
-
-use crate::counters::{DropReason, PortCounters, check_frame_len};
-use crate::offload;
+use crate::counters::PortCounters;
 use crate::packet::{Burst, PacketBuf};
 use crate::port::{MacAddr, Port, PortError, Result, check_ifname};
 use crate::sys::IfCtl;
 use detach::XdpDetach;
-use socket::Rings;
-use umem::{Member, Umem};
+use queue::{QueueSocket, TxScratch};
 
 pub(crate) use umem::DATA_OFFSET;
 pub use umem::{PORTS_PER_UMEM, SharedUmem, UmemFrame, WeakUmem};
@@ -92,8 +93,11 @@ pub enum ZeroCopy {
 pub struct AfXdpConfig {
     /// Existing interface to bind to (in the calling thread's network namespace).
     pub iface: String,
-    /// Queue id to bind to.
+    /// The first queue id to bind to.
     pub queue: u32,
+    /// How many queues to bind, from `queue`; `None`: every RX queue of the interface (its
+    /// `ethtool -l` RX + combined channels, or 1 if the driver does not say).
+    pub queues: Option<u32>,
     /// XDP attach mode.
     pub mode: XdpMode,
     /// Zero-copy policy.
@@ -110,11 +114,13 @@ pub struct AfXdpConfig {
 }
 
 impl AfXdpConfig {
-    /// Queue 0 of `iface`, auto mode, zero-copy if possible, 2048-entry rings, 2048-byte frames.
+    /// Every queue of `iface`, auto mode, zero-copy if possible, 2048-entry rings, 2048-byte
+    /// frames.
     pub fn new(iface: &str) -> Self {
         Self {
             iface: iface.to_owned(),
             queue: 0,
+            queues: None,
             mode: XdpMode::Auto,
             zero_copy: ZeroCopy::Auto,
             ring_size: 2048,
@@ -140,34 +146,34 @@ pub struct XskKernelStats {
     pub tx_invalid_descs: u64,
 }
 
-/// An AF_XDP socket on one interface queue (see the module documentation).
+/// Most queues one port binds.
+pub const MAX_QUEUES: u32 = 64;
+
+/// An AF_XDP port: one socket per interface queue (see the module documentation).
 #[derive(Debug)]
 pub struct AfXdpPort {
     name: String,
-    queue: u32,
     mac: MacAddr,
     mtu: u32,
     mode: XdpMode,
     zero_copy: bool,
     ctl: IfCtl,
-    // Field order matters: `rings` is dropped first, closing the socket; then `member`, which
-    // takes back the frames left in the socket's rings; then `_detach`.
-    rings: Rings,
-    member: Member,
-    /// TX descriptors of the burst being sent.
-    staged: Vec<FrameDesc>,
-    /// For each of `staged`: whether the frame was handed over without a copy.
-    handed_over: Vec<bool>,
+    // Field order matters: the sockets close (and their UMEM slots take their frames back)
+    // before `_detach` detaches the XDP program.
+    queues: Vec<QueueSocket>,
+    /// The queue the next receive starts with (turns rotate, so none starves).
+    next_rx: usize,
+    tx: TxScratch,
     /// UMEM frames of other UMEMs that a receive displaced from burst buffers, dropped once
-    /// this port's UMEM is unlocked.
+    /// the queue's UMEM is unlocked.
     displaced: Vec<UmemFrame>,
     counters: PortCounters,
-    /// Detaches the XDP program the bind attached, once the socket is closed.
+    /// Detaches the XDP program the bind attached, once the sockets are closed.
     _detach: Option<XdpDetach>,
 }
 
 impl AfXdpPort {
-    /// Bind to `config.iface`/`config.queue` (see the module documentation for the fallbacks).
+    /// Bind to the queues of `config.iface` (see the module documentation for the fallbacks).
     pub fn open(config: &AfXdpConfig) -> Result<AfXdpPort> {
         check_ifname(&config.iface)?;
         let ctl = IfCtl::new()?;
@@ -176,6 +182,17 @@ impl AfXdpPort {
             .hwaddr(&config.iface)
             .map_err(|_| PortError::NoSuchInterface(config.iface.clone()))?;
         let mtu = ctl.mtu(&config.iface)?;
+        let count = match config.queues {
+            Some(n) => n,
+            None => ctl.rx_queues(&config.iface).unwrap_or(1),
+        };
+        if count == 0 || count > MAX_QUEUES {
+            return Err(PortError::Config(format!(
+                "{count} queues for {}: bind 1 to {MAX_QUEUES}",
+                config.iface
+            )));
+        }
+        let ids = config.queue..config.queue.saturating_add(count);
 
         let modes: &[XdpMode] = match config.mode {
             XdpMode::Auto => &[XdpMode::Native, XdpMode::Generic],
@@ -191,35 +208,34 @@ impl AfXdpPort {
         let mut errors = Vec::new();
         for &mode in modes {
             for &zc in copies {
-                let attempt = Self::member(config, zc)
-                    .and_then(|member| Ok((Rings::open(config, &member, mode, zc)?, member)));
+                // Every queue in this mode, or none: a failed queue closes the ones bound.
+                let attempt: Result<Vec<QueueSocket>> = ids
+                    .clone()
+                    .map(|q| QueueSocket::open(config, q, mode, zc))
+                    .collect();
                 match attempt {
-                    Ok((rings, member)) => {
-                        let zero_copy = rings.is_zero_copy();
+                    Ok(queues) => {
+                        let zero_copy = queues.iter().all(QueueSocket::is_zero_copy);
                         tracing::info!(
-                            iface = %config.iface, queue = config.queue, ?mode, zero_copy,
-                            shared_umem = member.umem.is_shared(), "AF_XDP socket bound"
+                            iface = %config.iface, queues = ?ids, ?mode, zero_copy,
+                            shared_umem = queues.iter().all(QueueSocket::is_shared_umem),
+                            "AF_XDP sockets bound"
                         );
                         let ring = config.ring_size as usize;
-                        let mut port = AfXdpPort {
+                        return Ok(AfXdpPort {
                             name: config.iface.clone(),
-                            queue: config.queue,
                             mac,
                             mtu,
                             mode,
                             zero_copy,
                             ctl,
-                            rings,
-                            member,
-                            staged: Vec::with_capacity(ring),
-                            handed_over: Vec::with_capacity(ring),
+                            queues,
+                            next_rx: 0,
+                            tx: TxScratch::with_capacity(ring),
                             displaced: Vec::with_capacity(ring),
                             counters: PortCounters::default(),
                             _detach: XdpDetach::arm(&config.iface, mode, before),
-                        };
-                        let umem = &port.member.umem;
-                        port.rings.refill(umem, &mut umem.lock(), port.member.slot);
-                        return Ok(port);
+                        });
                     }
                     Err(e) => {
                         tracing::debug!(?mode, zero_copy = zc, error = %e, "AF_XDP bind attempt failed");
@@ -238,49 +254,38 @@ impl AfXdpPort {
         })
     }
 
-    /// The UMEM slot for an attempt: the shared UMEM for copy mode if one fits, else a UMEM of
-    /// the port's own.
-    fn member(config: &AfXdpConfig, zero_copy: bool) -> Result<Member> {
-        let shared = config
-            .umem
-            .as_ref()
-            .filter(|u| !zero_copy && u.0.frame_size() == config.frame_size as usize)
-            .and_then(|u| u.0.join(&config.iface, config.queue));
-        if let Some(member) = shared {
-            return Ok(member);
-        }
-        if config.umem.is_some() && !zero_copy {
-            tracing::info!(iface = %config.iface,
-                "shared UMEM full or unsuitable; using one of the port's own");
-        }
-        Umem::private(config.frame_size, config.ring_size)?
-            .join(&config.iface, config.queue)
-            .ok_or_else(|| PortError::Config("a new UMEM refused its first port".into()))
-    }
-
-    /// The XDP mode the socket ended up in ([`XdpMode::Native`] or [`XdpMode::Generic`]).
+    /// The XDP mode the sockets ended up in ([`XdpMode::Native`] or [`XdpMode::Generic`]).
     pub fn xdp_mode(&self) -> XdpMode {
         self.mode
     }
 
-    /// Whether the socket is bound in zero-copy mode.
+    /// Whether every socket is bound in zero-copy mode.
     pub fn is_zero_copy(&self) -> bool {
         self.zero_copy
     }
 
-    /// Whether the socket shares its UMEM with other ports' sockets.
+    /// Whether the sockets share their UMEM with other ports' sockets.
     pub fn is_shared_umem(&self) -> bool {
-        self.member.umem.is_shared()
+        self.queues.iter().all(QueueSocket::is_shared_umem)
     }
 
-    /// The queue id the socket is bound to.
-    pub fn queue(&self) -> u32 {
-        self.queue
+    /// The queue ids the port's sockets are bound to.
+    pub fn queues(&self) -> Vec<u32> {
+        self.queues.iter().map(QueueSocket::queue).collect()
     }
 
-    /// The kernel's statistics for this socket.
+    /// The kernel's statistics for the port's sockets, summed.
     pub fn kernel_stats(&self) -> Result<XskKernelStats> {
-        self.rings.kernel_stats()
+        let mut sum = XskKernelStats::default();
+        for q in &self.queues {
+            let s = q.kernel_stats()?;
+            sum.rx_dropped += s.rx_dropped;
+            sum.rx_ring_full += s.rx_ring_full;
+            sum.rx_fill_ring_empty += s.rx_fill_ring_empty;
+            sum.rx_invalid_descs += s.rx_invalid_descs;
+            sum.tx_invalid_descs += s.tx_invalid_descs;
+        }
+        Ok(sum)
     }
 }
 
@@ -305,160 +310,51 @@ impl Port for AfXdpPort {
     }
 
     fn recv_burst(&mut self, out: &mut Burst) -> Result<usize> {
-        let umem = &self.member.umem;
-        let slot = self.member.slot;
-        let mut frames = umem.lock();
-        self.rings.complete(umem, &mut frames, slot);
-        self.rings.refill(umem, &mut frames, slot);
-        self.rings.kick_fill();
+        let count = self.queues.len();
         let mut n = 0;
-        let descs = self.rings.receive(out.remaining());
-        // The kernel wrote these frames from another CPU: load the first line of each before
-        // working on any, so that the cache misses overlap instead of coming one per frame.
-        for desc in descs {
-            if let Some((index, start)) = umem.locate(desc) {
-                // SAFETY: the frame just came off this socket's RX ring, so this port owns it
-                // and nothing else writes it; the shared reference lives for this statement.
-                let bytes = unsafe { umem.frame_bytes(index) };
-                std::hint::black_box(bytes.get(start).copied());
+        for turn in 0..count {
+            if out.remaining() == 0 {
+                break;
             }
+            let q = &mut self.queues[(self.next_rx + turn) % count];
+            n += q.receive(out, self.mtu, &mut self.counters, &mut self.displaced);
+            self.displaced.clear();
         }
-        for desc in descs {
-            let Some((index, start)) = umem.locate(desc) else {
-                // The kernel returned an address outside the UMEM: nothing to take back.
-                self.counters.rx_errors += 1;
-                continue;
-            };
-            frames.took_off_ring(index, slot);
-            let len = desc.lengths().data();
-            let verdict = if desc.has_more_frames() {
-                Err(DropReason::Fragmented)
-            } else {
-                check_frame_len(len, self.mtu)
-            };
-            let buf = match (verdict, out.next_slot()) {
-                (Ok(()), Some(buf)) => buf,
-                (Ok(()), None) => {
-                    frames.give(index);
-                    self.counters.rx_drop(DropReason::RxRingFull);
-                    continue;
-                }
-                (Err(reason), _) => {
-                    frames.give(index);
-                    self.counters.rx_drop(reason);
-                    continue;
-                }
-            };
-            // The buffer takes the frame; a frame of this UMEM it held goes back to the stock.
-            match buf.umem_mut() {
-                Some(held) if held.is_of(umem) => frames.give(held.exchange(index)),
-                _ => {
-                    if let Some(other) = buf.set_umem(UmemFrame::new(Arc::clone(umem), index)) {
-                        self.displaced.push(other);
-                    }
-                }
-            }
-            if buf.set_received(start, len) {
-                if offload::complete_partial_checksum(buf.data_mut()) {
-                    self.counters.rx_csum_completed += 1;
-                }
-                out.commit();
-                self.counters.rx(len);
-                n += 1;
-            } else {
-                self.counters.rx_drop(DropReason::Oversize);
-            }
-        }
-        self.rings.refill(umem, &mut frames, slot);
-        drop(frames);
-        self.displaced.clear();
+        self.next_rx = (self.next_rx + 1) % count;
         Ok(n)
     }
 
     fn send_burst(&mut self, bufs: &mut [PacketBuf]) -> Result<usize> {
-        let umem = &self.member.umem;
-        let slot = self.member.slot;
-        let mut frames = umem.lock();
-        self.rings.complete(umem, &mut frames, slot);
-        self.staged.clear();
-        self.handed_over.clear();
-        for buf in bufs.iter_mut() {
-            let len = buf.len();
-            if let Err(reason) = check_frame_len(len, self.mtu) {
-                self.counters.tx_drop(reason, 1);
-                continue;
-            }
-            let (index, zero_copy) = if buf.umem().is_some_and(|f| f.is_of(umem)) {
-                // Hand the buffer's own frame over, from where a TX descriptor can point.
-                let Some(moved) = buf.align_to(DATA_OFFSET) else {
-                    self.counters.tx_drop(DropReason::Oversize, 1);
-                    continue;
-                };
-                let zero_copy = !moved && !buf.copied();
-                let index = match (frames.take(), buf.umem_mut()) {
-                    (Some(fresh), Some(held)) => held.exchange(fresh),
-                    // No free frame to give the buffer in exchange: it goes back to the heap.
-                    _ => match buf.take_umem() {
-                        Some(held) => held.into_index(),
-                        None => continue,
-                    },
-                };
-                buf.reset();
-                (index, zero_copy)
-            } else {
-                let Some(index) = frames.take() else {
-                    self.counters.tx_drop(DropReason::NoBuffer, 1);
-                    continue;
-                };
-                // SAFETY: `index` was just taken from the stock, so this port owns the frame
-                // and nothing else references its bytes.
-                let frame = unsafe { umem.frame_bytes_mut(index) };
-                match frame.get_mut(DATA_OFFSET..DATA_OFFSET + len) {
-                    Some(dst) => dst.copy_from_slice(buf.data()),
-                    None => {
-                        frames.give(index);
-                        self.counters.tx_drop(DropReason::Oversize, 1);
-                        continue;
-                    }
-                }
-                (index, false)
-            };
-            // SAFETY: this port owns frame `index` of its UMEM (taken from the stock or from
-            // the buffer above) until it is put on the TX ring or given back below.
-            let desc = unsafe { umem.desc(index, len) };
-            self.staged.push(desc);
-            self.handed_over.push(zero_copy);
-        }
-        let sent = self.rings.transmit(&self.staged);
-        let mut bytes = 0;
-        for (i, (desc, zero_copy)) in self.staged.iter().zip(&self.handed_over).enumerate() {
-            let Some((index, _)) = umem.locate(desc) else {
-                continue;
-            };
-            if i < sent {
-                frames.put_on_ring(index, slot);
-                bytes += desc.lengths().data() as u64;
-                self.counters.tx_zero_copy += u64::from(*zero_copy);
-            } else {
-                frames.give(index);
-            }
-        }
-        drop(frames);
-        self.counters.tx_packets += sent as u64;
-        self.counters.tx_bytes += bytes;
-        let unsent = (self.staged.len() - sent) as u64;
-        if unsent > 0 {
-            self.counters.tx_drop(DropReason::TxRingFull, unsent);
-        }
-        if let Err(e) = self.rings.kick_tx(sent) {
-            self.counters.tx_errors += 1;
-            return Err(PortError::io("sendto(AF_XDP) wakeup", e));
-        }
-        Ok(sent)
+        // The first queue whose UMEM holds the burst's first frame sends it without copies;
+        // any queue can send (one port's queues usually share one UMEM).
+        let q = bufs
+            .first()
+            .and_then(|b| self.queues.iter().position(|q| q.owns(b)))
+            .unwrap_or(0);
+        self.queues[q].transmit(bufs, self.mtu, &mut self.counters, &mut self.tx)
     }
 
     fn raw_fd(&self) -> Option<RawFd> {
-        Some(self.rings.raw_fd())
+        self.queues.first().map(QueueSocket::raw_fd)
+    }
+
+    /// Every queue's socket, under the one token.
+    fn register(&mut self, registry: &mio::Registry, token: mio::Token) -> io::Result<()> {
+        for q in &self.queues {
+            registry.register(
+                &mut mio::unix::SourceFd(&q.raw_fd()),
+                token,
+                mio::Interest::READABLE,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        for q in &self.queues {
+            registry.deregister(&mut mio::unix::SourceFd(&q.raw_fd()))?;
+        }
+        Ok(())
     }
 
     /// The RX ring is memory shared with the kernel: looking at it is no system call.

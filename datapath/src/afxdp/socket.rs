@@ -37,11 +37,12 @@ pub(super) struct Rings {
 }
 
 impl Rings {
-    /// A socket on `config.iface`/`config.queue` from `member`'s UMEM, in XDP `mode`. A
+    /// A socket on `config.iface`/`queue` from `member`'s UMEM, in XDP `mode`. A
     /// socket that is its UMEM's first binds zero-copy or copy (`zero_copy`); one joining a
     /// shared UMEM gets the mode of the UMEM's first socket.
     pub(super) fn open(
         config: &AfXdpConfig,
+        queue: u32,
         member: &Member,
         mode: XdpMode,
         zero_copy: bool,
@@ -49,7 +50,7 @@ impl Rings {
         let ring = config.ring_size;
         let xdp_err = |reason: String| PortError::Xdp {
             iface: config.iface.clone(),
-            queue: config.queue,
+            queue,
             reason,
         };
         let xdp_flags = match mode {
@@ -72,18 +73,33 @@ impl Rings {
             .iface
             .parse()
             .map_err(|_| PortError::BadName(config.iface.clone()))?;
-        // SAFETY: xsk-rs requires XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD only when the UMEM is
-        // shared and the (interface, queue) pair is already bound from it. `member` is this
-        // socket's slot, which `Umem::join` grants only if no other socket of the UMEM serves
-        // this (namespace, interface, queue).
-        let (tx, rx, rings) =
-            unsafe { Socket::new(socket_config, member.umem.xsk(), &iface, config.queue) }
-                .map_err(|e| {
+        // A socket closed a moment ago keeps its queue busy until the kernel's workqueue
+        // releases its buffer pool: a port removed and added again (or reopened in another
+        // mode) waits that out, up to a second.
+        let mut busy_retries = 20;
+        let (tx, rx, rings) = loop {
+            // SAFETY: xsk-rs requires XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD only when the UMEM is
+            // shared and the (interface, queue) pair is already bound from it. `member` is
+            // this socket's slot, which `Umem::join` grants only if no other socket of the
+            // UMEM serves this (namespace, interface, queue).
+            match unsafe { Socket::new(socket_config, member.umem.xsk(), &iface, queue) } {
+                Ok(socket) => break socket,
+                Err(e) => {
+                    let cause = std::error::Error::source(&e)
+                        .and_then(|c| c.downcast_ref::<io::Error>())
+                        .filter(|c| c.raw_os_error() == Some(libc::EBUSY));
+                    if cause.is_some() && busy_retries > 0 {
+                        busy_retries -= 1;
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        continue;
+                    }
                     let cause = std::error::Error::source(&e)
                         .map(|c| format!(": {c}"))
                         .unwrap_or_default();
-                    xdp_err(format!("socket: {e}{cause}"))
-                })?;
+                    return Err(xdp_err(format!("socket: {e}{cause}")));
+                }
+            }
+        };
         let (fill, comp) = rings.ok_or_else(|| xdp_err("no fill/completion ring".into()))?;
         let size = ring.max(member.umem.ring_size()) as usize;
         Ok(Rings {

@@ -103,7 +103,18 @@ pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
 /// A veth pair `a`/`b`, `a` moved into `ns_a` with `addr` (CIDR) and up, `b` moved into
 /// `ns_b` and up. The links die with the namespaces.
 pub fn veth(a: &str, ns_a: &str, addr: &str, b: &str, ns_b: &str) {
-    ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
+    veth_with_queues(a, ns_a, addr, b, ns_b, 1);
+}
+
+/// Like [`veth`], both ends with `queues` RX and TX queues.
+pub fn veth_with_queues(a: &str, ns_a: &str, addr: &str, b: &str, ns_b: &str, queues: u32) {
+    let q = queues.to_string();
+    let each = ["numrxqueues", &q, "numtxqueues", &q];
+    let mut args = vec!["link", "add", a];
+    args.extend(each);
+    args.extend(["type", "veth", "peer", "name", b]);
+    args.extend(each);
+    ip(&args);
     ip(&["link", "set", a, "netns", ns_a]);
     ip(&["link", "set", b, "netns", ns_b]);
     ip(&["-n", ns_a, "addr", "add", addr, "dev", a]);
