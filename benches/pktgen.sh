@@ -8,6 +8,8 @@
 # arrives. Each generator runs pinned to CPU $GEN_CPU for DURATION seconds; rate = frames
 # counted at the sink / DURATION. veth runs the sink's XDP program in the sender's softirq, on
 # the same CPU: "from one core" includes the receive, as it would for any generator here.
+# Per CPU = frames counted / the generator's user + system time (getrusage of the command):
+# what one core would do if the generator had it to itself (the machine is shared).
 #
 # Peers (PEERS, default all, in this order each repetition; REPS repetitions, interleaved):
 #   trafgen        netsniff-ng's trafgen, one process (AF_PACKET with its TX ring, qdisc
@@ -51,9 +53,17 @@ cat >"$dir/udp64.cfg" <<EOF
   udp(sp=1024, dp=9), fill(0x00, 22) }
 EOF
 
-# run PEER: one measurement; prints "PEER Mpps".
+# cpu_time CMD...: runs CMD; prints its (and its children's) user + system seconds.
+cpu_time() {
+    python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.ru_utime + r.ru_stime)' "$@"
+}
+
+# run PEER: one measurement; prints "PEER Mpps Mpps_per_cpu".
 run() {
-    local peer=$1 rx=$dir/rx.json
+    local peer=$1 rx=$dir/rx.json cpu
     "$wyvern" pktgen --rx --netns "$ns_sink" --dev "$k0" --duration $((DURATION + 3)) \
         --json >"$rx" 2>/dev/null &
     local sink=$!
@@ -61,16 +71,17 @@ run() {
     sleep 1
     case $peer in
     trafgen)
-        ip netns exec "$ns_gen" timeout -s INT "$DURATION" taskset -c "$GEN_CPU" \
-            trafgen --dev "$g0" --conf "$dir/udp64.cfg" -P 1 -q >/dev/null 2>&1 || true ;;
+        cpu=$(cpu_time ip netns exec "$ns_gen" timeout -s INT "$DURATION" \
+            taskset -c "$GEN_CPU" trafgen --dev "$g0" --conf "$dir/udp64.cfg" -P 1 -q) ;;
     wyvern-afxdp | wyvern-live)
-        taskset -c "$GEN_CPU" "$wyvern" pktgen --netns "$ns_gen" --dev "$g0" \
-            --dst-mac "$mac_k0" --mode "${peer#wyvern-}" --duration "$DURATION" \
-            --json >/dev/null 2>&1 ;;
+        cpu=$(cpu_time taskset -c "$GEN_CPU" "$wyvern" pktgen --netns "$ns_gen" --dev "$g0" \
+            --dst-mac "$mac_k0" --mode "${peer#wyvern-}" --duration "$DURATION") ;;
     esac
     wait "$sink" || true
-    python3 -c 'import json,sys; print(sys.argv[2], "%.3f" % (json.load(open(sys.argv[1]))["packets"] / float(sys.argv[3]) / 1e6))' \
-        "$rx" "$peer" "$DURATION"
+    python3 -c 'import json,sys
+n = json.load(open(sys.argv[1]))["packets"]
+print(sys.argv[2], "%.3f %.3f" % (n / float(sys.argv[3]) / 1e6, n / float(sys.argv[4]) / 1e6))' \
+        "$rx" "$peer" "$DURATION" "$cpu"
     sleep 2
 }
 
@@ -80,15 +91,18 @@ for rep in $(seq 1 "$REPS"); do
         run "$peer" | tee -a "$log"
     done
 done
-echo "# medians of $REPS runs: peer Mpps ratio_to_trafgen" | tee -a "$log"
+echo "# medians of $REPS runs: peer Mpps ratio_to_trafgen Mpps_per_cpu ratio_to_trafgen" | tee -a "$log"
 grep -v '^#' "$log" | sort -k1,1 -s | awk '
     function median(a, n,   i, j, t) {
         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
-    $1 != peer { if (peer != "") m[peer] = median(v, n); peer = $1; n = 0 }
-    { v[++n] = $2 }
+    function close_peer() { if (peer != "") { m[peer] = median(v, n); c[peer] = median(w, n) } }
+    $1 != peer { close_peer(); peer = $1; n = 0 }
+    { n++; v[n] = $2; w[n] = $3 }
     END {
-        m[peer] = median(v, n)
-        for (q in m) printf "%s %.3f %s\n", q, m[q], ("trafgen" in m) ? sprintf("%.1fx", m[q] / m["trafgen"]) : "-"
-    }' | sort | tee -a "$log"
+        close_peer()
+        for (q in m) printf "%s %.3f %s %.3f %s\n", q, m[q], ratio(m, q), c[q], ratio(c, q)
+    }
+    function ratio(x, q) { return ("trafgen" in x) ? sprintf("%.1fx", x[q] / x["trafgen"]) : "-" }
+    ' | sort | tee -a "$log"
