@@ -450,14 +450,19 @@ fn recycle<'a, 'b>(mut v: Vec<RxPacket<'a>>) -> Vec<RxPacket<'b>> {
 }
 
 fn pipeline_meta(meta: PacketMeta) -> wyvern_pipeline::PacketMeta {
+    let l4_checksum_partial = meta.offload.partial_checksum;
     match meta.tunnel {
         Some(t) => wyvern_pipeline::PacketMeta {
             tun_id: u64::from(t.tun_id),
             tun_src: u32::from(t.tun_src),
             tun_dst: u32::from(t.tun_dst),
             pkt_mark: 0,
+            l4_checksum_partial,
         },
-        None => wyvern_pipeline::PacketMeta::default(),
+        None => wyvern_pipeline::PacketMeta {
+            l4_checksum_partial,
+            ..wyvern_pipeline::PacketMeta::default()
+        },
     }
 }
 

@@ -23,6 +23,11 @@ pub struct PacketMeta {
     pub tun_src: u32,
     pub tun_dst: u32,
     pub pkt_mark: u32,
+    /// The TCP/UDP checksum is partial, left to the switch by a port with checksum offload:
+    /// its field holds the complement of the pseudo-header sum (so incremental updates apply
+    /// as to a full checksum), and the port that sends the frame completes it. A copy for the
+    /// controller is completed here ([`wire::checksum::complete_partial`]).
+    pub l4_checksum_partial: bool,
 }
 
 impl PacketMeta {
@@ -208,13 +213,19 @@ pub(crate) fn execute(
                 key,
             } => {
                 let bytes = frame.bytes();
+                let mut data = bytes[..bytes.len().min(usize::from(*max_len))].to_vec();
+                if meta.l4_checksum_partial {
+                    // Whatever the controller does with it (parse it, send it back out), the
+                    // frame it gets is whole.
+                    wire::checksum::complete_partial(bytes, &layout, &mut data);
+                }
                 let pin = PacketIn {
                     reason: *reason,
                     table: *table,
                     cookie: *cookie,
                     key: **key,
                     total_len: bytes.len(),
-                    data: bytes[..bytes.len().min(usize::from(*max_len))].to_vec(),
+                    data,
                 };
                 if env.packet_ins.push(pin).is_ok() {
                     env.counters.packet_ins += 1;

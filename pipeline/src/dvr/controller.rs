@@ -507,6 +507,8 @@ fn install(
                 tun_src: k.get(Field::TunSrc) as u32,
                 tun_dst: k.get(Field::TunDst) as u32,
                 pkt_mark: k.get(Field::PktMark) as u32,
+                // Packet-in data is whole (see `PacketMeta::l4_checksum_partial`).
+                l4_checksum_partial: false,
             };
             (k.get(Field::InPort) as u32, meta, r.pin.data.as_slice())
         });

@@ -60,6 +60,37 @@ pub fn pseudo_header_v6(src: [u8; 16], dst: [u8; 16], next_header: u8, l4_len: u
     sum(&src, sum(&dst, u32::from(next_header) + len))
 }
 
+/// Writes into `copy` (the first bytes of `frame`) the TCP/UDP checksum of `frame`, whose
+/// field holds a partial checksum in the datapath's form: the complement of the folded
+/// pseudo-header sum ([`crate::PacketMeta::l4_checksum_partial`]). The sum runs over the
+/// whole segment of `frame`, so a truncated copy gets the checksum of the frame it was cut
+/// from. Frames without a TCP/UDP checksum field, and copies too short to hold it, are left
+/// alone.
+pub fn complete_partial(frame: &[u8], layout: &super::Layout, copy: &mut [u8]) {
+    let field_at = match layout.l4 {
+        super::L4Proto::Tcp => 16,
+        super::L4Proto::Udp => 6,
+        _ => return,
+    };
+    let (start, end) = (layout.l4_offset as usize, layout.l3_end as usize);
+    let at = start + field_at;
+    let (Some(segment), Some(field)) = (frame.get(start..end), frame.get(at..at + 2)) else {
+        return;
+    };
+    let field = u16::from_be_bytes([field[0], field[1]]);
+    // The segment's sum with the field put back to the pseudo-header sum it stands for:
+    // take `field` out (add its complement) and put `!field` in.
+    let acc = sum(segment, 2 * u32::from(!field));
+    let mut c = !fold(acc);
+    if layout.l4 == super::L4Proto::Udp && c == 0 {
+        // RFC 768: a computed zero is sent as all ones (zero means "no checksum").
+        c = 0xffff;
+    }
+    if let Some(dst) = copy.get_mut(at..at + 2) {
+        dst.copy_from_slice(&c.to_be_bytes());
+    }
+}
+
 /// RFC 1624 eqn. 3: the checksum `hc` after one 16-bit word changes from `old` to `new`,
 /// `HC' = ~(~HC + ~m + m')`.
 #[inline]

@@ -1235,3 +1235,40 @@ fn ipv6_dst_rewrite_with_routing_header_leaves_l4_checksum() {
     set_field(&mut f, &l, Field::Ipv6Dst, 5).unwrap();
     assert_eq!(&f[f.len() - 2..], &c.to_be_bytes());
 }
+
+#[test]
+fn a_partial_l4_checksum_is_completed_in_a_copy() {
+    use super::checksum::complete_partial;
+    let mut buf = [0u8; 256];
+    for tcp in [false, true] {
+        let n = if tcp {
+            build::tcp4(&mut buf, &SPEC, (40000, 5001), 0x02, 7, 30).unwrap()
+        } else {
+            build::udp4(&mut buf, &SPEC, 1234, 53, 30).unwrap()
+        };
+        let whole = buf[..n].to_vec();
+        let mut key = FlowKey::default();
+        let layout = extract(&whole, 1, &mut key).unwrap();
+        let at = layout.l4_offset as usize + if tcp { 16 } else { 6 };
+        // The datapath's form of a partial checksum: the complement of the folded
+        // pseudo-header sum (what `Offload::from_vnet_hdr` leaves in the field).
+        let proto = if tcp { 6 } else { 17 };
+        let l4_len = (n - layout.l4_offset as usize) as u16;
+        let pseudo = fold(pseudo_header_v4(SPEC.src_ip, SPEC.dst_ip, proto, l4_len));
+        let mut partial = whole.clone();
+        partial[at..at + 2].copy_from_slice(&(!pseudo).to_be_bytes());
+        assert_ne!(partial, whole);
+
+        let mut copy = partial.clone();
+        complete_partial(&partial, &layout, &mut copy);
+        assert_eq!(copy, whole, "tcp={tcp}");
+        // A copy cut short after the field gets the whole segment's checksum.
+        let mut short = partial[..at + 4].to_vec();
+        complete_partial(&partial, &layout, &mut short);
+        assert_eq!(short, whole[..at + 4], "tcp={tcp}");
+        // One cut before the field is left alone.
+        let mut shorter = partial[..at].to_vec();
+        complete_partial(&partial, &layout, &mut shorter);
+        assert_eq!(shorter, partial[..at]);
+    }
+}
