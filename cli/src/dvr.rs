@@ -75,6 +75,9 @@ pub struct Dvr {
     pipeline: Arc<Pipeline>,
     bridge: Arc<Bridge>,
     shared: Arc<Mutex<Shared>>,
+    /// Held for a whole [`Dvr::apply`], so that applies come one at a time while `shared` is
+    /// held only between the slow steps (the packet-in hook needs it).
+    applying: Mutex<()>,
 }
 
 impl std::fmt::Debug for Dvr {
@@ -231,6 +234,7 @@ impl Dvr {
                 pipeline,
                 bridge,
                 shared,
+                applying: Mutex::new(()),
             },
             hook,
         ))
@@ -297,82 +301,49 @@ impl Dvr {
     ///   or that is gone are deleted by cookie; the others stay.
     ///
     /// Returns a summary for the user.
+    ///
+    /// Ports are closed and opened without holding what the built-in controller needs, so
+    /// new host pairs keep being routed while an apply waits on the datapath; learned flows
+    /// it installs meanwhile for a port whose route changes are forgotten at the end too.
     pub fn apply(&self, config: DvrConfig) -> Result<String, DvrError> {
-        let mut sh = self.shared();
-        if !sh.config.same_settings(&config) {
-            return Err(DvrError::Reload(
-                "l3_mode, builtin_controller and the L3 timeouts cannot change while the switch runs: restart it".into(),
-            ));
-        }
-        let local = config.for_chassis(Some(&sh.local.chassis))?;
-        if local.multi_node != sh.local.multi_node || local.vtep != sh.local.vtep {
-            return Err(DvrError::Reload(
-                "adding the first other chassis, removing the last one or changing this chassis's VTEP needs a restart".into(),
-            ));
-        }
-        let (old_topo, new_topo) = (&sh.config.topology, &config.topology);
-
-        // Ports to close (gone or changed) and to open (new or changed).
-        let wanted: BTreeMap<&str, &Port> =
-            local.ports.iter().map(|p| (p.name.as_str(), p)).collect();
-        let changed = |name: &str, old: &Port| {
-            wanted
-                .get(name)
-                .is_none_or(|new| !same_datapath_port(new, old))
-        };
-        let close: Vec<(String, u32)> = sh
-            .open
-            .iter()
-            .filter(|(n, (_, p))| changed(n, p))
-            .map(|(n, (no, _))| (n.clone(), *no))
-            .collect();
-
-        // Learned flows that go stale: their ports changed route or are gone.
-        let stale: Vec<String> = old_topo
-            .ports
-            .iter()
-            .filter(|p| {
-                let ofport = sh.open.get(&p.name).map(|(no, _)| *no);
-                new_topo
-                    .ports
-                    .iter()
-                    .find(|n| n.name == p.name)
-                    .is_none_or(|n| {
-                        let closing = close.iter().any(|(c, _)| *c == p.name);
-                        closing
-                            || route_signature(old_topo, p, ofport)
-                                != route_signature(new_topo, n, ofport)
-                    })
-            })
-            .map(|p| p.name.clone())
-            .collect();
-        for name in &stale {
-            if let Err(e) = sh.controller.forget_port(&self.pipeline, name) {
-                warn!(port = %name, "deleting learned flows failed: {e}");
+        let _one_at_a_time = self.applying.lock().unwrap_or_else(|e| e.into_inner());
+        let (local, close, stale, kept) = {
+            let mut sh = self.shared();
+            let local = self.check(&sh, &config)?;
+            let (close, stale) = Self::changes(&sh, &local, &config);
+            self.forget(&sh, &stale);
+            for (name, _) in &close {
+                sh.open.remove(name);
             }
-        }
+            let kept: BTreeSet<String> = sh.open.keys().cloned().collect();
+            (local, close, stale, kept)
+        };
+
         for (name, no) in &close {
             if let Err(e) = self.bridge.del_port(*no) {
                 warn!(port = %name, "closing the port failed: {e}");
             }
-            sh.open.remove(name);
         }
         // A port that cannot be opened gets no flows; the rest of the topology still applies.
         let mut opened = Vec::new();
         let mut failed = Vec::new();
         for p in &local.ports {
-            if sh.open.contains_key(&p.name) {
+            if kept.contains(p.name.as_str()) {
                 // Unchanged: keep the port, with the configuration it was opened with.
                 continue;
             }
             match self.bridge.add_port(vm_port_spec(p)) {
-                Ok(no) => {
-                    sh.open.insert(p.name.clone(), (no, p.clone()));
-                    opened.push(p.name.clone());
-                }
+                Ok(no) => opened.push((p.clone(), no)),
                 Err(e) => failed.push(format!("port \"{}\": {e}", p.name)),
             }
         }
+
+        let mut sh = self.shared();
+        for (p, no) in &opened {
+            sh.open.insert(p.name.clone(), (*no, p.clone()));
+        }
+        self.forget(&sh, &stale);
+        let opened: Vec<String> = opened.into_iter().map(|(p, _)| p.name).collect();
 
         // Flows: delete what is no longer wanted, add what is new, in one batch.
         sh.config = config;
@@ -420,6 +391,75 @@ impl Dvr {
                 "{summary}not opened (no flows installed for them; fix and apply again): {}",
                 failed.join("; ")
             )))
+        }
+    }
+}
+
+impl Dvr {
+    /// The local view of `config`, if it can replace the running one.
+    fn check(&self, sh: &Shared, config: &DvrConfig) -> Result<LocalDvr, DvrError> {
+        if !sh.config.same_settings(config) {
+            return Err(DvrError::Reload(
+                "l3_mode, builtin_controller and the L3 timeouts cannot change while the switch runs: restart it".into(),
+            ));
+        }
+        let local = config.for_chassis(Some(&sh.local.chassis))?;
+        if local.multi_node != sh.local.multi_node || local.vtep != sh.local.vtep {
+            return Err(DvrError::Reload(
+                "adding the first other chassis, removing the last one or changing this chassis's VTEP needs a restart".into(),
+            ));
+        }
+        Ok(local)
+    }
+
+    /// The open ports to close (gone or changed: name, OpenFlow number) and the ports whose
+    /// learned flows go stale (their route changed, or they are gone or closing).
+    fn changes(
+        sh: &Shared,
+        local: &LocalDvr,
+        config: &DvrConfig,
+    ) -> (Vec<(String, u32)>, Vec<String>) {
+        let (old_topo, new_topo) = (&sh.config.topology, &config.topology);
+        let wanted: BTreeMap<&str, &Port> =
+            local.ports.iter().map(|p| (p.name.as_str(), p)).collect();
+        let changed = |name: &str, old: &Port| {
+            wanted
+                .get(name)
+                .is_none_or(|new| !same_datapath_port(new, old))
+        };
+        let close: Vec<(String, u32)> = sh
+            .open
+            .iter()
+            .filter(|(n, (_, p))| changed(n, p))
+            .map(|(n, (no, _))| (n.clone(), *no))
+            .collect();
+        let stale = old_topo
+            .ports
+            .iter()
+            .filter(|p| {
+                let ofport = sh.open.get(&p.name).map(|(no, _)| *no);
+                new_topo
+                    .ports
+                    .iter()
+                    .find(|n| n.name == p.name)
+                    .is_none_or(|n| {
+                        let closing = close.iter().any(|(c, _)| *c == p.name);
+                        closing
+                            || route_signature(old_topo, p, ofport)
+                                != route_signature(new_topo, n, ofport)
+                    })
+            })
+            .map(|p| p.name.clone())
+            .collect();
+        (close, stale)
+    }
+
+    /// Deletes the learned flows of the `stale` ports.
+    fn forget(&self, sh: &Shared, stale: &[String]) {
+        for name in stale {
+            if let Err(e) = sh.controller.forget_port(&self.pipeline, name) {
+                warn!(port = %name, "deleting learned flows failed: {e}");
+            }
         }
     }
 }

@@ -533,6 +533,16 @@ impl Drop for ExtraNs {
     }
 }
 
+/// A process the test started, stopped (by its pid) when dropped.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn ip(args: &[&str]) {
     let o = Command::new("ip").args(args).output().unwrap();
     assert!(o.status.success(), "ip {}: {}", args.join(" "), text(&o));
@@ -669,6 +679,67 @@ fn topology_changes_follow_without_disturbing_traffic() {
     );
     assert!(lab.flows("node1", "table=0,in_port=15").is_empty());
     lab.ping_all("vm3", VM1, 1);
+
+    // A port whose queue another program holds (an AF_XDP generator): the apply tries each
+    // XDP mode for a second before it gives up on it, and meanwhile new host pairs are routed.
+    ip(&[
+        "-n", &node, "link", "add", "busy-br", "type", "veth", "peer", "name", "busy-pe",
+    ]);
+    ip(&["-n", &node, "link", "set", "busy-br", "up"]);
+    ip(&["-n", &node, "link", "set", "busy-pe", "up"]);
+    let holder = ChildGuard(
+        Command::new(env!("CARGO_BIN_EXE_wyvern"))
+            .args([
+                "pktgen",
+                "--netns",
+                &node,
+                "--dev",
+                "busy-br",
+                "--mode",
+                "afxdp",
+                "--rate",
+                "1",
+                "--duration",
+                "60",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let with_busy = format!(
+        "{with_vm4}\n[[port]]\nname = \"vm6\"\nnetwork = \"net1\"\nmac = \"fa:16:3e:00:00:06\"\nips = [\"10.1.0.10\"]\nchassis = \"node1\"\ntype = \"afxdp\"\ninterface = \"busy-br\"\nofport = 16\n"
+    );
+    let busy = lab.dir().join("busy.toml");
+    std::fs::write(&busy, with_busy).unwrap();
+    lab.verb(
+        "node1",
+        "del-flows",
+        &["table=52,cookie=0xd100000000000000/0xff00000000000000"],
+    );
+    let target = lab.target("node1");
+    std::thread::scope(|s| {
+        let applying = s.spawn(|| wyvern(&["topology", "apply", &target, busy.to_str().unwrap()]));
+        std::thread::sleep(Duration::from_millis(300));
+        let (got, out) = lab.ping("vm2", VM1, 1);
+        assert!(
+            !applying.is_finished(),
+            "the apply was over before the ping: this step tested nothing"
+        );
+        assert_eq!(
+            got, 1,
+            "a new host pair was not routed during the apply:\n{out}"
+        );
+        let o = applying.join().unwrap();
+        assert!(!o.status.success());
+        let err = text(&o);
+        assert!(
+            err.contains("port \"vm6\"") && err.contains("another AF_XDP socket holds this queue"),
+            "{err}"
+        );
+    });
+    drop(holder);
 
     let out = steady.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&out.stdout);

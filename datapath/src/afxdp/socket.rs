@@ -85,10 +85,10 @@ impl Rings {
             match unsafe { Socket::new(socket_config, member.umem.xsk(), &iface, queue) } {
                 Ok(socket) => break socket,
                 Err(e) => {
-                    let cause = std::error::Error::source(&e)
+                    let busy = std::error::Error::source(&e)
                         .and_then(|c| c.downcast_ref::<io::Error>())
-                        .filter(|c| c.raw_os_error() == Some(libc::EBUSY));
-                    if cause.is_some() && busy_retries > 0 {
+                        .is_some_and(|c| c.raw_os_error() == Some(libc::EBUSY));
+                    if busy && busy_retries > 0 {
                         busy_retries -= 1;
                         std::thread::sleep(std::time::Duration::from_millis(50));
                         continue;
@@ -96,7 +96,12 @@ impl Rings {
                     let cause = std::error::Error::source(&e)
                         .map(|c| format!(": {c}"))
                         .unwrap_or_default();
-                    return Err(xdp_err(format!("socket: {e}{cause}")));
+                    let hint = if busy {
+                        " (another AF_XDP socket holds this queue: another program, or another port on this interface)"
+                    } else {
+                        ""
+                    };
+                    return Err(xdp_err(format!("socket: {e}{cause}{hint}")));
                 }
             }
         };
