@@ -221,8 +221,10 @@ fn bridge_tap_ports_ping_and_tcp() {
 fn bridge_tap_ports_with_offloads_carry_super_frames() {
     require_root!();
     let (bridge, _cleanup, largest) = tap_pair("bo", 89, true);
+    // An average above the largest Ethernet frame means some frames were larger. (How many
+    // depends on how fast TCP grows its bursts, which a loaded machine slows.)
     assert!(
-        largest > 3000,
+        largest > 1514,
         "average frame {largest} bytes: no super-frames"
     );
     let stats = bridge.worker_stats();
