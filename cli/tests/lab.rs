@@ -11,23 +11,15 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
-use common::{is_root, venv_python};
+use common::{Netns, eventually, ip, is_root, text, venv_python};
 
 const WYVERN: &str = env!("CARGO_BIN_EXE_wyvern");
 
 fn wyvern(args: &[&str]) -> Output {
     Command::new(WYVERN).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// A lab, removed when dropped.
@@ -206,20 +198,6 @@ impl Drop for Lab {
         if !o.status.success() {
             eprintln!("lab down: {}", text(&o));
         }
-    }
-}
-
-/// Waits until `f` holds, for at most `secs` seconds.
-fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -524,15 +502,6 @@ fn an_os_ken_app_does_the_l3_job_as_external_controller() {
     );
 }
 
-/// A namespace the test adds to a lab, deleted when dropped.
-struct ExtraNs(String);
-
-impl Drop for ExtraNs {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
-
 /// A process the test started, stopped (by its pid) when dropped.
 struct ChildGuard(std::process::Child);
 
@@ -541,11 +510,6 @@ impl Drop for ChildGuard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn ip(args: &[&str]) {
-    let o = Command::new("ip").args(args).output().unwrap();
-    assert!(o.status.success(), "ip {}: {}", args.join(" "), text(&o));
 }
 
 /// The flows of a node without their counters and ages, sorted.
@@ -625,9 +589,8 @@ fn topology_changes_follow_without_disturbing_traffic() {
     lab.ping_all("vm2", VM1, 2);
 
     // A new VM on net2, plugged in by the test: its port opens and it is routed.
-    let vm4 = ExtraNs(lab.ns("vm4"));
+    let vm4 = Netns::add(&lab.ns("vm4"));
     let node = lab.ns("node1");
-    ip(&["netns", "add", &vm4.0]);
     ip(&[
         "-n", &node, "link", "add", "vm4-br", "type", "veth", "peer", "name", "eth0", "netns",
         &vm4.0,

@@ -28,8 +28,8 @@
 //! - [`pktgen`]: the packet generator (XDP live frames or AF_XDP) and its counting receiver.
 //!
 //! ## Unsafe code
-//! The crate denies `unsafe_code`; only `sys` (`socket(2)` and the interface `ioctl(2)`s the TAP
-//! and AF_XDP ports need), [`afxdp`] (xsk-rs's UMEM and ring API, the UMEM frames packet buffers
+//! The crate denies `unsafe_code`; only `sys` (`socket(2)`, the interface `ioctl(2)`s the TAP
+//! and AF_XDP ports need, the VXLAN socket's `setsockopt(2)`), [`afxdp`] (xsk-rs's UMEM and ring API, the UMEM frames packet buffers
 //! own) and three submodules of
 //! [`pktgen`] (`bpf(2)`, its own AF_XDP socket, setns and signals) opt back in, and every
 //! block there says why it is sound (`// SAFETY:`).
@@ -39,7 +39,7 @@
 //! `datapath/tests/` exercises the real thing and needs root (each test returns early
 //! otherwise): TAP in a namespace answering a ping by hand, AF_XDP on veth pairs (one port
 //! answering a ping; two ports sharing a UMEM plus a forwarder joining two namespaces without
-//! copying), and the VXLAN port against a Linux `vxlan` device; and the bridge
+//! copying), and the VXLAN port against a Linux `vxlan` device (and the zero UDP checksum it sends); and the bridge
 //! (`bridge_*.rs`): NORMAL switching with ping and TCP over AF_XDP ports (on one worker: every
 //! frame handed over, none copied; on two: copied) and TAP ports, VXLAN against a kernel
 //! `vxlan` device with tunnel fields

@@ -1,4 +1,5 @@
-//! The system calls behind the TAP and AF_XDP ports: `socket(2)` and the interface `ioctl(2)`s.
+//! The system calls behind the TAP, AF_XDP and VXLAN ports: `socket(2)`, the interface
+//! `ioctl(2)`s and a `setsockopt(2)`.
 //!
 //! This is one of the two modules allowed `unsafe` code (with [`crate::afxdp`]). Each function
 //! takes and returns owned or borrowed safe types; raw descriptors become [`OwnedFd`] at once.
@@ -93,6 +94,30 @@ pub(crate) fn tun_set_offloads(
     if rc < 0 {
         return Err(PortError::io(
             "ioctl(TUNSETOFFLOAD)",
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Send the datagrams of `socket`, an IPv4 UDP socket, with a zero UDP checksum
+/// (`SO_NO_CHECK`): the kernel neither computes one nor leaves it to the NIC.
+pub(crate) fn udp_zero_checksum_tx(socket: &impl AsRawFd) -> Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: `socket` is an open descriptor borrowed for the call; the option value points
+    // to a c_int on our stack that outlives the call, and its size is passed with it.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(PortError::io(
+            "setsockopt(SO_NO_CHECK)",
             io::Error::last_os_error(),
         ));
     }

@@ -8,8 +8,8 @@
 //!   frame's headroom grows) and the frame is returned with `tun_id` = VNI, `tun_src` = the
 //!   datagram's source address, `tun_dst` = the local VTEP address.
 //! - Send: the header is written into the frame's headroom (no copy) and the datagram sent to
-//!   `tun_dst` on the configured destination port; the kernel adds the outer IP/UDP headers.
-//!   Only the low 24 bits of `tun_id` are carried, as in OVS.
+//!   `tun_dst` on the configured destination port; the kernel adds the outer IP/UDP headers,
+//!   with a zero UDP checksum (below). Only the low 24 bits of `tun_id` are carried, as in OVS.
 //!
 //! The wire format is what Linux's `vxlan` devices speak, e.g.
 //! `ip link add vx0 type vxlan id 100 remote A local B dstport 4789`.
@@ -27,6 +27,13 @@
 //! "Flags (8 bits): where the I flag MUST be set to 1 for a valid VXLAN Network ID (VNI).
 //! The other 7 bits (designated "R") are reserved fields and MUST be set to zero on
 //! transmission and ignored on receipt."
+//!
+//! RFC 7348, 5: "UDP Checksum: It SHOULD be transmitted as zero. When a packet is received
+//! with a UDP checksum of zero, it MUST be accepted for decapsulation." Open vSwitch sends
+//! zero too (`options:csum` off), and its userspace datapath drops, without a word, datagrams
+//! whose checksum a veth left for offload (the field then holds only the pseudo-header sum,
+//! and OVS's AF_PACKET receive path does not know it is unfinished): a zero checksum is what
+//! lets a wyvern node and an OVS node share a veth underlay, as in a namespace lab.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
@@ -35,6 +42,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use crate::counters::{DropReason, PortCounters, check_frame_len, max_frame_len};
 use crate::packet::{Burst, PacketBuf, TunnelMeta};
 use crate::port::{MacAddr, Port, PortError, Result};
+use crate::sys;
 
 /// The IANA-assigned VXLAN UDP port.
 pub const VXLAN_PORT: u16 = 4789;
@@ -124,6 +132,7 @@ impl VxlanPort {
         socket
             .set_nonblocking(true)
             .map_err(|e| PortError::io("set VXLAN socket non-blocking", e))?;
+        sys::udp_zero_checksum_tx(&socket)?;
         let local = match socket.local_addr() {
             Ok(SocketAddr::V4(a)) => a,
             Ok(other) => return Err(PortError::Config(format!("VXLAN bound to {other}"))),

@@ -4,7 +4,9 @@
 //! `netdev` datapath) from a fresh temporary directory; [`Ovs::bridge`] adds an OpenFlow13-only
 //! bridge that listens for `ovs-ofctl` on its own `ptcp:PORT:127.0.0.1`, with internal ports
 //! numbered 6, 11 and 12. Dropping the [`Ovs`] deletes the bridges, stops both daemons by the
-//! pids in their pid files and removes the directory.
+//! pids in their pid files and removes the directory. [`Ovs::start_in_netns`] runs
+//! `ovs-vswitchd` inside a network namespace instead (its ports, routes and neighbours are
+//! that namespace's), for tests that give Open vSwitch a node of its own.
 //!
 //! It needs root and the OVS programs; [`Ovs::start`] returns `None` (and says why on stderr)
 //! when either is missing, so tests can skip. It depends on nothing but `std`: include it
@@ -87,6 +89,7 @@ impl Ovs {
             "ovs-vswitchd",
             "ovs-vsctl",
             "ovs-ofctl",
+            "ovs-appctl",
         ] {
             if !found(p) {
                 return Some(format!("{p} not found"));
@@ -100,6 +103,16 @@ impl Ovs {
 
     /// Starts a private Open vSwitch, or returns `None` (after saying why) where it cannot run.
     pub fn start() -> Option<Ovs> {
+        Ovs::start_in(None)
+    }
+
+    /// Like [`Ovs::start`], with `ovs-vswitchd` in network namespace `netns` (`ovsdb-server`
+    /// and the clients stay here: they meet on unix sockets in the directory).
+    pub fn start_in_netns(netns: &str) -> Option<Ovs> {
+        Ovs::start_in(Some(netns))
+    }
+
+    fn start_in(netns: Option<&str>) -> Option<Ovs> {
         if let Some(why) = Ovs::unavailable() {
             eprintln!("skipping Open vSwitch test: {why}");
             return None;
@@ -135,17 +148,19 @@ impl Ovs {
                 &format!("{d}/conf.db"),
             ],
         );
-        ovs.run(
+        let vswitchd = [
             "ovs-vswitchd",
-            &[
-                &format!("unix:{d}/db.sock"),
-                &format!("--pidfile={d}/vswitchd.pid"),
-                &format!("--unixctl={d}/vswitchd.ctl"),
-                "--detach",
-                "--no-chdir",
-                &format!("--log-file={d}/vswitchd.log"),
-            ],
-        );
+            &format!("unix:{d}/db.sock"),
+            &format!("--pidfile={d}/vswitchd.pid"),
+            &format!("--unixctl={d}/vswitchd.ctl"),
+            "--detach",
+            "--no-chdir",
+            &format!("--log-file={d}/vswitchd.log"),
+        ];
+        match netns {
+            None => ovs.run(vswitchd[0], &vswitchd[1..]),
+            Some(ns) => ovs.run("ip", &[&["netns", "exec", ns][..], &vswitchd].concat()),
+        };
         Some(ovs)
     }
 
@@ -184,6 +199,14 @@ impl Ovs {
         let mut all = vec![db.as_str(), "--timeout=20"];
         all.extend_from_slice(args);
         self.run("ovs-vsctl", &all)
+    }
+
+    /// `ovs-appctl -t DIR/vswitchd.ctl ARGS` (ovs-vswitchd's commands).
+    pub fn appctl(&self, args: &[&str]) -> Output {
+        let target = self.dir.join("vswitchd.ctl").display().to_string();
+        let mut all = vec!["-t", target.as_str()];
+        all.extend_from_slice(args);
+        self.run("ovs-appctl", &all)
     }
 
     /// Adds bridge `<tag><suffix>` (OpenFlow13 only, netdev datapath) listening on a fresh
