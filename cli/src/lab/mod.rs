@@ -235,7 +235,13 @@ fn demo(a: &LabArgs) -> Result<(), LabError> {
     let result = demo_steps(&lab, a.count, &stop);
     println!("== tearing down");
     match lab.teardown() {
-        Ok(removed) => println!("removed {} switch(es) and namespaces", removed.len()),
+        Ok(removed) => {
+            let switches = removed.iter().filter(|r| r.starts_with("switch")).count();
+            println!(
+                "removed {switches} switch(es) and {} namespace(s)",
+                removed.len() - switches
+            );
+        }
         Err(e) => eprintln!("teardown: {e}"),
     }
     match &result {
