@@ -251,8 +251,9 @@ impl Interner {
 struct Staged {
     ops: Vec<TableOp>,
     /// Rules added by this batch, found by their identity (table, priority, shape, key
-    /// words; see [`identity_hash`]).
-    added: HashTable<Arc<Rule>>,
+    /// words; see [`identity_hash`]), each with that hash: a bundle of 100,000 flows grows
+    /// the table many times, and rehashing from the rules cost as much as planning them.
+    added: HashTable<(u64, Arc<Rule>)>,
     /// Published rules this batch removed (by address).
     removed: HashSet<usize>,
     /// Net change of rule count per table.
@@ -291,9 +292,9 @@ impl Staged {
         key: &[u64],
     ) -> Option<Arc<Rule>> {
         let hash = identity_hash(table, priority, shape, key);
-        if let Some(r) = self
+        if let Some((_, r)) = self
             .added
-            .find(hash, |a| same_identity(a, table, priority, shape, key))
+            .find(hash, |(_, a)| same_identity(a, table, priority, shape, key))
         {
             return Some(r.clone());
         }
@@ -312,8 +313,9 @@ fn rule_addr(r: &Arc<Rule>) -> usize {
 impl Staged {
     fn remove(&mut self, rule: &Arc<Rule>) {
         let hash = rule_identity_hash(rule);
-        let same =
-            |a: &Arc<Rule>| same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key);
+        let same = |(_, a): &(u64, Arc<Rule>)| {
+            same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key)
+        };
         match self.added.find_entry(hash, same) {
             Ok(entry) => {
                 entry.remove();
@@ -329,13 +331,14 @@ impl Staged {
     fn insert(&mut self, rule: Arc<Rule>) {
         *self.delta.entry(rule.table).or_default() += 1;
         let hash = rule_identity_hash(&rule);
-        let same =
-            |a: &Arc<Rule>| same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key);
+        let same = |(_, a): &(u64, Arc<Rule>)| {
+            same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key)
+        };
         match self.added.find_mut(hash, same) {
-            Some(slot) => *slot = rule.clone(),
+            Some(slot) => slot.1 = rule.clone(),
             None => {
                 self.added
-                    .insert_unique(hash, rule.clone(), |a| rule_identity_hash(a));
+                    .insert_unique(hash, (hash, rule.clone()), |(h, _)| *h);
             }
         }
         self.ops.push(TableOp::Insert(rule));
@@ -363,6 +366,7 @@ impl Staged {
             .chain(
                 self.added
                     .iter()
+                    .map(|(_, r)| r)
                     .filter(move |r| table == ALL_TABLES || r.table == table),
             )
     }
