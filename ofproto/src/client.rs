@@ -32,7 +32,7 @@
 //! offending request as `ovs-ofctl` does. Every wait is bounded by the timeout
 //! ([`Client::set_timeout`], [`DEFAULT_TIMEOUT`] unless changed; `None` waits forever).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -559,21 +559,16 @@ impl Client {
         Ok(TransactionWriter {
             client: self,
             transaction,
-            sent: HashMap::new(),
+            sent: SentXids::default(),
         })
     }
 
     /// Numbers and writes `part`, recording each message's xid with its position in the
     /// transaction.
-    fn write_encoded(
-        &mut self,
-        part: Encoded,
-        sent: &mut HashMap<u32, usize>,
-    ) -> Result<(), ClientError> {
+    fn write_encoded(&mut self, part: Encoded, sent: &mut SentXids) -> Result<(), ClientError> {
         // The part is numbered from a copy of the counter, then the counter moves on: writing
         // needs the client while the numbering runs.
         let mut next = self.next_xid;
-        sent.reserve(part.len());
         part.number_and_write(
             WRITE_CHUNK,
             || {
@@ -581,10 +576,7 @@ impl Client {
                 next = next.wrapping_add(1).max(1);
                 x
             },
-            |xid| {
-                let index = sent.len();
-                sent.insert(xid, index);
-            },
+            |xid| sent.push(xid),
             |run| {
                 self.send_raw(run)?;
                 self.drain_ready()
@@ -600,20 +592,20 @@ impl Client {
         &mut self,
         last: &Message,
         what: &'static str,
-        sent: &HashMap<u32, usize>,
+        sent: &SentXids,
     ) -> Result<(Received, Option<Refused>), ClientError> {
         let xid = self.send(last)?;
         let deadline = self.deadline();
         let mut first_error = None;
         loop {
-            let r = self.wait_for(&|x| x == xid || sent.contains_key(&x), deadline, what)?;
+            let r = self.wait_for(&|x| x == xid || sent.index_of(x).is_some(), deadline, what)?;
             if r.header.xid == xid {
                 return Ok((r, first_error));
             }
             match r.message {
                 Ok(Message::Error(error)) if first_error.is_none() => {
                     first_error = Some(Refused {
-                        index: sent.get(&r.header.xid).copied(),
+                        index: sent.index_of(r.header.xid),
                         error: ClientError::Peer {
                             xid: r.header.xid,
                             error,
@@ -672,8 +664,37 @@ fn bundle_request(bundle_id: u32, request: BundleCtrlType) -> (Message, BundleCt
 pub struct TransactionWriter<'c> {
     client: &'c mut Client,
     transaction: Transaction,
-    /// The xid of each message sent, with its position in the transaction.
-    sent: HashMap<u32, usize>,
+    sent: SentXids,
+}
+
+/// The xids of a transaction's messages, in the order sent: runs of consecutive numbers (one
+/// per part, unless the counter wrapped), so recording 100,000 messages costs next to nothing.
+#[derive(Debug, Default)]
+struct SentXids {
+    /// Each run's first xid and length.
+    runs: Vec<(u32, usize)>,
+}
+
+impl SentXids {
+    fn push(&mut self, xid: u32) {
+        match self.runs.last_mut() {
+            Some((first, len)) if first.wrapping_add(*len as u32) == xid => *len += 1,
+            _ => self.runs.push((xid, 1)),
+        }
+    }
+
+    /// The position in the transaction of the message sent with `xid`.
+    fn index_of(&self, xid: u32) -> Option<usize> {
+        let mut before = 0;
+        for &(first, len) in &self.runs {
+            let offset = xid.wrapping_sub(first) as usize;
+            if offset < len {
+                return Some(before + offset);
+            }
+            before += len;
+        }
+        None
+    }
 }
 
 /// A transaction that failed: the error, and the position of the message it answers (none
