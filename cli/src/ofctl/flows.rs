@@ -517,4 +517,86 @@ mod tests {
         assert!(err.ends_with("no flow was changed"), "{err}");
         assert_eq!(sw.flows(), before);
     }
+
+    /// A switch without bundles (it refuses BUNDLE_CONTROL as an unknown experimenter
+    /// message) on a Unix socket: it counts the FLOW_MODs it takes until the barrier or the
+    /// end of the connection.
+    fn switch_without_bundles(path: &std::path::Path) -> std::thread::JoinHandle<usize> {
+        use std::io::{Read as _, Write as _};
+        use wyvern_ofproto::codec::{FrameSplitter, decode, encode};
+        use wyvern_ofproto::error::{BadRequestCode, OfError};
+        use wyvern_ofproto::msg::{ErrorMsg, Hello};
+        let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut splitter = FrameSplitter::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut flow_mods = 0;
+            loop {
+                while let Some(frame) = splitter.next_frame() {
+                    let frame = frame.unwrap();
+                    let (h, msg) = decode(&frame).unwrap();
+                    let reply = match msg {
+                        Message::Hello(_) => Message::Hello(Hello::with_versions(&[4])),
+                        Message::FlowMod(_) => {
+                            flow_mods += 1;
+                            continue;
+                        }
+                        Message::BarrierRequest => {
+                            conn.write_all(&encode(&Message::BarrierReply, h.xid))
+                                .unwrap();
+                            return flow_mods;
+                        }
+                        _ => Message::Error(ErrorMsg {
+                            error: OfError::BadRequest(BadRequestCode::BadExperimenter),
+                            data: frame[..frame.len().min(64)].to_vec(),
+                        }),
+                    };
+                    conn.write_all(&encode(&reply, h.xid)).unwrap();
+                }
+                match conn.read(&mut buf).unwrap() {
+                    0 => return flow_mods,
+                    n => splitter.push(&buf[..n]),
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn a_switch_without_bundles_gets_the_file_pipelined_unless_bundle_is_asked_for() {
+        let dir = std::env::temp_dir().join(format!("wyvern-no-bundles-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (socket, flows) = (dir.join("sw.sock"), dir.join("f.flows"));
+        let n = LINES_PER_PART + 5;
+        std::fs::write(&flows, file(n, &[])).unwrap();
+        let add_flows_with = |bundle: bool| {
+            let a = AddFlows {
+                conn: Conn {
+                    bridge: "br-add-flows".into(),
+                    timeout: 30,
+                    protocols: None,
+                },
+                bundle,
+                args: vec![
+                    format!("unix:{}", socket.display()),
+                    flows.to_str().unwrap().into(),
+                ],
+            };
+            add_flows(&a)
+        };
+        let switch = switch_without_bundles(&socket);
+        add_flows_with(false).unwrap();
+        assert_eq!(switch.join().unwrap(), n);
+        std::fs::remove_file(&socket).unwrap();
+        let switch = switch_without_bundles(&socket);
+        let err = add_flows_with(true).unwrap_err().to_string();
+        assert!(err.contains("OFPBRC_BAD_VENDOR"), "{err}");
+        assert_eq!(
+            switch.join().unwrap(),
+            0,
+            "nothing sent after the refused bundle"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
