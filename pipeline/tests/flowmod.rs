@@ -535,6 +535,15 @@ fn plan_each(p: &Pipeline, mods: &[FlowMod]) -> wyvern_pipeline::PendingBatch<St
     batch
 }
 
+/// Commits `batch`, planned from `mods` (planned again from them if it must be).
+fn commit(
+    p: &Pipeline,
+    batch: wyvern_pipeline::PendingBatch<String>,
+    mods: &[FlowMod],
+) -> Result<Vec<wyvern_pipeline::FlowRemoved>, wyvern_pipeline::SourcedBatchError<String>> {
+    p.commit(batch, || mods.iter().map(Ok::<_, String>))
+}
+
 #[test]
 fn a_batch_planned_in_parts_applies_only_at_its_commit() {
     let p = pipeline();
@@ -545,8 +554,7 @@ fn a_batch_planned_in_parts_applies_only_at_its_commit() {
     ];
     let batch = plan_each(&p, &mods);
     assert!(all(&p).is_empty(), "nothing visible before the commit");
-    p.commit(batch, || mods.iter().map(Ok::<_, String>))
-        .unwrap();
+    commit(&p, batch, &mods).unwrap();
     assert_eq!(all(&p), vec![spec(0, 10, in_port(2), 2)]);
 }
 
@@ -559,9 +567,7 @@ fn a_failure_while_planning_fails_the_commit_with_its_index() {
         FlowMod::add(spec(0, 10, in_port(3), 2)),
     ];
     let batch = plan_each(&p, &mods);
-    let err = p
-        .commit(batch, || mods.iter().map(Ok::<_, String>))
-        .unwrap_err();
+    let err = commit(&p, batch, &mods).unwrap_err();
     assert!(matches!(
         err,
         wyvern_pipeline::SourcedBatchError::Refused(BatchError { index: 1, .. })
@@ -581,9 +587,7 @@ fn a_batch_planned_before_the_tables_changed_is_planned_again_at_its_commit() {
     // Planned against empty tables, the add had no overlap; now it has.
     p.apply(&[FlowMod::add(spec(1, 5, Match::new(), 3))])
         .unwrap();
-    let err = p
-        .commit(batch, || mods.iter().map(Ok::<_, String>))
-        .unwrap_err();
+    let err = commit(&p, batch, &mods).unwrap_err();
     assert!(
         matches!(
             &err,
@@ -602,8 +606,7 @@ fn a_batch_planned_before_the_tables_changed_is_planned_again_at_its_commit() {
     let batch = plan_each(&p, &mods);
     p.apply(&[FlowMod::add(spec(1, 5, Match::new(), 7))])
         .unwrap();
-    p.commit(batch, || mods.iter().map(Ok::<_, String>))
-        .unwrap();
+    commit(&p, batch, &mods).unwrap();
     assert_eq!(all(&p), vec![spec(1, 6, in_port(9), 4)]);
 }
 
@@ -615,8 +618,7 @@ fn rules_of_a_batch_planned_in_parts_are_installed_at_the_commit() {
     let mods = [FlowMod::add(timed)];
     let batch = plan_each(&p, &mods);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    p.commit(batch, || mods.iter().map(Ok::<_, String>))
-        .unwrap();
+    commit(&p, batch, &mods).unwrap();
     assert!(
         p.expire().is_empty(),
         "the hard timeout runs from the commit"

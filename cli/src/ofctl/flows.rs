@@ -583,6 +583,16 @@ mod tests {
             result
         }
 
+        /// A switch holding one flow, and its flows.
+        fn with_a_flow() -> (Switch, Vec<wyvern_pipeline::flow::FlowSpec>) {
+            let sw = Switch::start();
+            sw.add_flows("first", "table=9,priority=1,actions=drop\n")
+                .unwrap();
+            let flows = sw.flows();
+            assert_eq!(flows.len(), 1);
+            (sw, flows)
+        }
+
         fn flows(&self) -> Vec<wyvern_pipeline::flow::FlowSpec> {
             let all = wyvern_pipeline::FlowFilter::default();
             let mut specs: Vec<_> = self
@@ -616,10 +626,7 @@ mod tests {
 
     #[test]
     fn a_file_with_a_bad_last_line_changes_nothing() {
-        let sw = Switch::start();
-        sw.add_flows("first", "table=9,priority=1,actions=drop\n")
-            .unwrap();
-        let before = sw.flows();
+        let (sw, before) = Switch::with_a_flow();
         // Parts before the bad line are parsed and sent first.
         let n = SEVERAL_PARTS + 11;
         let err = sw.add_flows("bad", &file(n, &[n - 1])).unwrap_err();
@@ -629,10 +636,7 @@ mod tests {
 
     #[test]
     fn a_flow_the_switch_refuses_is_reported_with_its_line_and_changes_nothing() {
-        let sw = Switch::start();
-        sw.add_flows("first", "table=9,priority=1,actions=drop\n")
-            .unwrap();
-        let before = sw.flows();
+        let (sw, before) = Switch::with_a_flow();
         let n = SEVERAL_PARTS;
         let mut text = file(n, &[]);
         // Line n + 3, after the two header lines and n flows: a table the switch has not.
