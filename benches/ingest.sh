@@ -8,8 +8,9 @@
 # under a temp dir (stopped by pid, removed at the end), loads the flows through the switch's
 # unix management socket, and prints one line per row, then a table and the ratios:
 #
-#   wyvern add-flows [--bundle]     -> wyvern run      (wyvern's own client: pipelined flow
-#                                                       mods and one barrier, or one bundle)
+#   wyvern add-flows [--bundle]     -> wyvern run      (wyvern's own client: the file streamed
+#                                                       into one bundle as it is parsed; with
+#                                                       or without --bundle alike)
 #   ovs-ofctl add-flows [--bundle]  -> wyvern run      (ovs-ofctl: a barrier round trip per
 #                                                       flow mod, or one bundle)
 #   ovs-ofctl add-flows [--bundle]  -> ovs-vswitchd    (the peer)

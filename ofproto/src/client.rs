@@ -16,6 +16,8 @@
 //! * [`Client::bundle`] does the same inside an ONF bundle (open, add each, commit);
 //! * [`Client::send_encoded`] does either with messages encoded beforehand ([`Encoded`], on
 //!   any thread, without a connection), numbering them as it sends them;
+//! * [`Client::begin`] does either a part at a time, as the parts are made
+//!   ([`TransactionWriter`]), and says which message an error answers;
 //! * [`Client::admin`] runs a wyvern admin command (`trace`, `add-port`, ...);
 //! * [`Client::recv`] returns the next message that is not an echo (for `monitor`).
 //!
@@ -30,7 +32,7 @@
 //! offending request as `ovs-ofctl` does. Every wait is bounded by the timeout
 //! ([`Client::set_timeout`], [`DEFAULT_TIMEOUT`] unless changed; `None` waits forever).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -532,111 +534,99 @@ impl Client {
     }
 
     /// Sends `parts` (encoded for `transaction`), in order, as one transaction, and returns
-    /// the first OFPT_ERROR that answers one of its messages, if any.
-    ///
-    /// Pipelined: every message without waiting, each numbered with the next xid as it goes,
-    /// 64 KiB per write; between writes it reads whatever the switch has already answered, so
-    /// neither side's buffers fill up; then a BARRIER_REQUEST, and the wait for its reply.
-    ///
-    /// Bundle: OPEN (and its reply), the BUNDLE_ADDs as above (the inner xid equal to the
-    /// outer one, as `ovs-ofctl` does), a barrier, then COMMIT; or DISCARD when a message
-    /// was refused.
+    /// the first OFPT_ERROR that answers one of its messages, if any; see [`Client::begin`].
     pub fn send_encoded(
         &mut self,
         transaction: Transaction,
         parts: Vec<Encoded>,
     ) -> Result<(), ClientError> {
-        let Transaction::Bundle(bundle_id) = transaction else {
-            let sent = self.write_encoded(parts)?;
-            return self.finish_transaction(&sent);
-        };
-        let ctrl = |ctrl_type| {
-            Message::Experimenter(Experimenter::BundleControl(BundleControl {
-                bundle_id,
-                ctrl_type,
-                flags: BUNDLE_FLAGS,
-                properties: Vec::new(),
-            }))
-        };
-        self.bundle_control(ctrl(BundleCtrlType::OpenRequest), BundleCtrlType::OpenReply)?;
-        let sent = self.write_encoded(parts)?;
-        if let Err(e) = self.finish_transaction(&sent) {
-            let _ = self.bundle_control(
-                ctrl(BundleCtrlType::DiscardRequest),
-                BundleCtrlType::DiscardReply,
-            );
-            return Err(e);
-        }
-        self.bundle_control(
-            ctrl(BundleCtrlType::CommitRequest),
-            BundleCtrlType::CommitReply,
-        )
-    }
-
-    /// Numbers and writes `parts`; returns the xids they got.
-    fn write_encoded(&mut self, parts: Vec<Encoded>) -> Result<HashSet<u32>, ClientError> {
-        let mut sent = HashSet::with_capacity(parts.iter().map(Encoded::len).sum());
+        let mut writer = self.begin(transaction)?;
         for part in parts {
-            // The part is numbered from a copy of the counter, then the counter moves on:
-            // writing needs the client while the numbering runs.
-            let mut next = self.next_xid;
-            part.number_and_write(
-                WRITE_CHUNK,
-                || {
-                    let x = next;
-                    next = next.wrapping_add(1).max(1);
-                    x
-                },
-                &mut sent,
-                |run| {
-                    self.send_raw(run)?;
-                    self.drain_ready()
-                },
-            )?;
-            self.next_xid = next;
+            writer.send(part)?;
         }
-        Ok(sent)
+        writer.finish().map_err(|refused| refused.error)
     }
 
-    /// Sends a barrier, waits for its reply and returns the first error answering `sent`.
-    fn finish_transaction(&mut self, sent: &HashSet<u32>) -> Result<(), ClientError> {
-        let barrier = self.send(&Message::BarrierRequest)?;
+    /// Starts a transaction whose messages are sent a part at a time, as they are made
+    /// ([`TransactionWriter`]). For a bundle, this opens it (and waits for the reply).
+    pub fn begin(
+        &mut self,
+        transaction: Transaction,
+    ) -> Result<TransactionWriter<'_>, ClientError> {
+        if let Transaction::Bundle(bundle_id) = transaction {
+            self.bundle_control(bundle_id, BundleCtrlType::OpenRequest)?;
+        }
+        Ok(TransactionWriter {
+            client: self,
+            transaction,
+            sent: SentXids::default(),
+        })
+    }
+
+    /// Numbers and writes `part`, recording each message's xid with its position in the
+    /// transaction.
+    fn write_encoded(&mut self, part: Encoded, sent: &mut SentXids) -> Result<(), ClientError> {
+        // The part is numbered from a copy of the counter, then the counter moves on: writing
+        // needs the client while the numbering runs.
+        let mut next = self.next_xid;
+        part.number_and_write(
+            WRITE_CHUNK,
+            || {
+                let x = next;
+                next = next.wrapping_add(1).max(1);
+                x
+            },
+            |xid| sent.push(xid),
+            |run| {
+                self.send_raw(run)?;
+                self.drain_ready()
+            },
+        )?;
+        self.next_xid = next;
+        Ok(())
+    }
+
+    /// Sends `last` and waits for its reply; returns it with the first error that answers
+    /// one of `sent` meanwhile.
+    fn await_reply(
+        &mut self,
+        last: &Message,
+        what: &'static str,
+        sent: &SentXids,
+    ) -> Result<(Received, Option<Refused>), ClientError> {
+        let xid = self.send(last)?;
         let deadline = self.deadline();
         let mut first_error = None;
         loop {
-            let r = self.wait_for(
-                &|x| x == barrier || sent.contains(&x),
-                deadline,
-                "BARRIER_REPLY",
-            )?;
+            let r = self.wait_for(&|x| x == xid || sent.index_of(x).is_some(), deadline, what)?;
+            if r.header.xid == xid {
+                return Ok((r, first_error));
+            }
             match r.message {
-                Ok(Message::BarrierReply) if r.header.xid == barrier => break,
-                Ok(Message::Error(error)) => {
-                    if first_error.is_none() {
-                        first_error = Some(ClientError::Peer {
+                Ok(Message::Error(error)) if first_error.is_none() => {
+                    first_error = Some(Refused {
+                        index: sent.index_of(r.header.xid),
+                        error: ClientError::Peer {
                             xid: r.header.xid,
                             error,
-                        });
-                    }
-                }
-                // A reply to one of the messages (none of ours expect one): skip it.
-                Ok(_) if r.header.xid != barrier => {}
-                Ok(_) => {
-                    return Err(ClientError::Unexpected {
-                        expected: "BARRIER_REPLY",
-                        got: r.header.msg_type,
+                        },
                     });
                 }
+                // A reply to one of the messages (none of ours expect one), or a later error:
+                // skip it.
+                Ok(_) => {}
                 Err(e) => return Err(ClientError::Decode(e)),
             }
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
     }
 
-    fn bundle_control(&mut self, msg: Message, expect: BundleCtrlType) -> Result<(), ClientError> {
+    /// Sends a BUNDLE_CONTROL request of wyvern's bundle flags and waits for its reply.
+    fn bundle_control(
+        &mut self,
+        bundle_id: u32,
+        request: BundleCtrlType,
+    ) -> Result<(), ClientError> {
+        let (msg, expect) = bundle_request(bundle_id, request);
         match self.request(&msg)? {
             (_, Message::Experimenter(Experimenter::BundleControl(b))) if b.ctrl_type == expect => {
                 Ok(())
@@ -645,6 +635,141 @@ impl Client {
                 expected: "a BUNDLE_CONTROL reply",
                 got: h.msg_type,
             }),
+        }
+    }
+}
+
+/// The BUNDLE_CONTROL `request` for wyvern's bundles (atomic and ordered, as `ovs-ofctl
+/// --bundle`), and the reply type that answers it.
+fn bundle_request(bundle_id: u32, request: BundleCtrlType) -> (Message, BundleCtrlType) {
+    let reply = match request {
+        BundleCtrlType::OpenRequest => BundleCtrlType::OpenReply,
+        BundleCtrlType::CommitRequest => BundleCtrlType::CommitReply,
+        BundleCtrlType::CloseRequest => BundleCtrlType::CloseReply,
+        _ => BundleCtrlType::DiscardReply,
+    };
+    let msg = Message::Experimenter(Experimenter::BundleControl(BundleControl {
+        bundle_id,
+        ctrl_type: request,
+        flags: BUNDLE_FLAGS,
+        properties: Vec::new(),
+    }));
+    (msg, reply)
+}
+
+/// A transaction being sent a part at a time ([`Client::begin`]): `wyvern add-flows` sends
+/// each part of a file as soon as it is parsed, inside a bundle, so the switch works on the
+/// first flows while the client parses the rest, and a bad line still changes nothing.
+#[derive(Debug)]
+pub struct TransactionWriter<'c> {
+    client: &'c mut Client,
+    transaction: Transaction,
+    sent: SentXids,
+}
+
+/// The xids of a transaction's messages, in the order sent: runs of consecutive numbers (one
+/// per part, unless the counter wrapped), so recording 100,000 messages costs next to nothing.
+#[derive(Debug, Default)]
+struct SentXids {
+    /// Each run's first xid and length.
+    runs: Vec<(u32, usize)>,
+}
+
+impl SentXids {
+    fn push(&mut self, xid: u32) {
+        match self.runs.last_mut() {
+            Some((first, len)) if first.wrapping_add(*len as u32) == xid => *len += 1,
+            _ => self.runs.push((xid, 1)),
+        }
+    }
+
+    /// The position in the transaction of the message sent with `xid`.
+    fn index_of(&self, xid: u32) -> Option<usize> {
+        let mut before = 0;
+        for &(first, len) in &self.runs {
+            let offset = xid.wrapping_sub(first) as usize;
+            if offset < len {
+                return Some(before + offset);
+            }
+            before += len;
+        }
+        None
+    }
+}
+
+/// A transaction that failed: the error, and the position of the message it answers (none
+/// when it answers the transaction as a whole).
+#[derive(Debug)]
+pub struct Refused {
+    pub index: Option<usize>,
+    pub error: ClientError,
+}
+
+impl TransactionWriter<'_> {
+    /// Numbers and sends the messages of `part` (encoded for this transaction), 64 KiB per
+    /// write; between writes it reads what the switch has answered so far, so neither side's
+    /// buffers fill up.
+    pub fn send(&mut self, part: Encoded) -> Result<(), ClientError> {
+        self.client.write_encoded(part, &mut self.sent)
+    }
+
+    /// Ends the transaction and returns the first OFPT_ERROR that answered one of its
+    /// messages, if any.
+    ///
+    /// Pipelined: a BARRIER_REQUEST and the wait for its reply. Bundle: a barrier (a switch
+    /// may refuse a BUNDLE_ADD when it arrives), then COMMIT, or DISCARD when a message was
+    /// refused; a commit that fails reports the message that failed it when the switch
+    /// says which (an error with that message's xid before the commit's own error).
+    pub fn finish(self) -> Result<(), Refused> {
+        let TransactionWriter {
+            client,
+            transaction,
+            sent,
+        } = self;
+        let whole = |error| Refused { index: None, error };
+        let (barrier, refused) = client
+            .await_reply(&Message::BarrierRequest, "BARRIER_REPLY", &sent)
+            .map_err(whole)?;
+        if !matches!(barrier.message, Ok(Message::BarrierReply)) {
+            return Err(whole(ClientError::Unexpected {
+                expected: "BARRIER_REPLY",
+                got: barrier.header.msg_type,
+            }));
+        }
+        let Transaction::Bundle(bundle_id) = transaction else {
+            return refused.map_or(Ok(()), Err);
+        };
+        if let Some(refused) = refused {
+            let _ = client.bundle_control(bundle_id, BundleCtrlType::DiscardRequest);
+            return Err(refused);
+        }
+        let (commit, expect) = bundle_request(bundle_id, BundleCtrlType::CommitRequest);
+        let (reply, refused) = client
+            .await_reply(&commit, "a BUNDLE_CONTROL reply", &sent)
+            .map_err(whole)?;
+        match reply.message.map_err(|e| whole(ClientError::Decode(e)))? {
+            Message::Experimenter(Experimenter::BundleControl(b)) if b.ctrl_type == expect => {
+                Ok(())
+            }
+            Message::Error(error) => Err(refused.unwrap_or(whole(ClientError::Peer {
+                xid: reply.header.xid,
+                error,
+            }))),
+            _ => Err(whole(ClientError::Unexpected {
+                expected: "a BUNDLE_CONTROL reply",
+                got: reply.header.msg_type,
+            })),
+        }
+    }
+
+    /// Gives the transaction up: a bundle is discarded, nothing of it applied. (Pipelined
+    /// messages already sent stay applied: only a bundle can be taken back.)
+    pub fn abandon(self) -> Result<(), ClientError> {
+        match self.transaction {
+            Transaction::Bundle(bundle_id) => self
+                .client
+                .bundle_control(bundle_id, BundleCtrlType::DiscardRequest),
+            Transaction::Pipelined => Ok(()),
         }
     }
 }

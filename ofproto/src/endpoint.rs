@@ -49,7 +49,7 @@ use tracing::{info, warn};
 use wyvern_pipeline::action::{Action, Instruction, N_TABLES, PortNo};
 use wyvern_pipeline::flow::{FlowFlags, FlowMod, FlowModCommand, FlowSpec, FlowStats};
 use wyvern_pipeline::flow_match::Match;
-use wyvern_pipeline::{FlowFilter, Pipeline, SourcedBatchError};
+use wyvern_pipeline::{FlowFilter, FlowRemoved, PendingBatch, Pipeline, SourcedBatchError};
 
 use crate::codec;
 use crate::conn::{Outbox, Stream, serve};
@@ -495,7 +495,29 @@ impl Switch {
         &self,
         mods: impl IntoIterator<Item = Result<M, OfError>>,
     ) -> Result<(), (usize, OfError)> {
-        match self.pipeline.apply_from(mods) {
+        self.applied(self.pipeline.apply_from(mods))
+    }
+
+    /// Applies a batch planned as its mods arrived (an ONF bundle), planning it again from
+    /// `replan` if the tables changed meanwhile; errors as [`Switch::apply`].
+    pub(crate) fn commit<M, I>(
+        &self,
+        batch: PendingBatch<OfError>,
+        replan: impl FnOnce() -> I,
+    ) -> Result<(), (usize, OfError)>
+    where
+        M: std::borrow::Borrow<FlowMod>,
+        I: IntoIterator<Item = Result<M, OfError>>,
+    {
+        self.applied(self.pipeline.commit(batch, replan))
+    }
+
+    /// Reports the flows a batch removed, or says which mod failed and why.
+    fn applied(
+        &self,
+        outcome: Result<Vec<FlowRemoved>, SourcedBatchError<OfError>>,
+    ) -> Result<(), (usize, OfError)> {
+        match outcome {
             Ok(removed) => {
                 for r in &removed {
                     self.deliver_flow_removed(r);

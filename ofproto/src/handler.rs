@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use tracing::{debug, warn};
-use wyvern_pipeline::PacketMeta;
 use wyvern_pipeline::action::{ALL_TABLES, N_TABLES};
 use wyvern_pipeline::flow::FlowMod;
+use wyvern_pipeline::{PacketMeta, PendingBatch};
 
 use crate::codec::{self, Header, OFP_VERSION};
 use crate::endpoint::Switch;
@@ -79,23 +79,43 @@ fn bundle_error(code: u16) -> OfError {
     }
 }
 
-/// An open bundle: the FLOW_MODs added to it, as received.
+/// An open bundle: the FLOW_MODs added to it, as received, and planned as they arrive.
 ///
-/// They are kept as bytes and decoded again one at a time while the bundle commits: a
-/// learned flow's FLOW_MOD is 184 bytes, its decoded form about three times that in several
-/// heap blocks, and a bundle of 100,000 decoded mods freed after the commit left its holes
-/// in the heap between the new rules (the switch's memory grew by 1.4 KB per flow instead of
-/// 0.2 KB).
-#[derive(Debug, Default)]
+/// Each FLOW_MOD is planned against the tables when it is added (see
+/// [`wyvern_pipeline::PendingBatch`]), so the commit only publishes, and the planning of a
+/// large bundle overlaps with the client still sending it. The messages are also kept as
+/// bytes, for the errors that echo them and to plan the bundle again at the commit if the
+/// tables changed meanwhile (decoded one at a time: a learned flow's FLOW_MOD is 184 bytes,
+/// its decoded form about three times that in several heap blocks, and a bundle of 100,000
+/// decoded mods freed after the commit left its holes in the heap between the new rules).
+#[derive(Debug)]
 struct Bundle {
     closed: bool,
+    messages: Bundled,
+    /// The flow mods planned so far.
+    plan: PendingBatch<OfError>,
+}
+
+impl Bundle {
+    fn new(switch: &Switch) -> Self {
+        Bundle {
+            closed: false,
+            messages: Bundled::default(),
+            plan: switch.pipeline.begin_batch(),
+        }
+    }
+}
+
+/// A bundle's messages as received.
+#[derive(Debug, Default)]
+struct Bundled {
     /// The inner messages back to back.
     bytes: Vec<u8>,
     /// Each message's xid and where it ends in `bytes`.
     ends: Vec<(u32, usize)>,
 }
 
-impl Bundle {
+impl Bundled {
     fn len(&self) -> usize {
         self.ends.len()
     }
@@ -106,7 +126,7 @@ impl Bundle {
     }
 
     /// The messages in the order they were added, with their xids.
-    fn messages(&self) -> impl Iterator<Item = (u32, &[u8])> {
+    fn iter(&self) -> impl Iterator<Item = (u32, &[u8])> {
         let starts = std::iter::once(0).chain(self.ends.iter().map(|&(_, end)| end));
         self.ends
             .iter()
@@ -571,7 +591,7 @@ impl Handler {
                     self.error(xid, bundle_error(bundle_err::BUNDLE_EXIST), frame);
                     return;
                 }
-                self.bundles.insert(b.bundle_id, Bundle::default());
+                self.bundles.insert(b.bundle_id, Bundle::new(&self.switch));
                 self.bundle_reply(xid, &b, BundleCtrlType::OpenReply);
             }
             BundleCtrlType::CloseRequest => match self.bundles.get_mut(&b.bundle_id) {
@@ -589,11 +609,12 @@ impl Handler {
                     self.error(xid, bundle_error(bundle_err::BAD_ID), frame);
                     return;
                 };
-                let mods = bundle.messages().map(|(_, m)| bundled_flow_mod(m));
-                match self.switch.apply_from(mods) {
+                let Bundle { plan, messages, .. } = bundle;
+                let replan = || messages.iter().map(|(_, m)| bundled_flow_mod(m));
+                match self.switch.commit(plan, replan) {
                     Ok(()) => self.bundle_reply(xid, &b, BundleCtrlType::CommitReply),
                     Err((index, e)) => {
-                        if let Some((mxid, m)) = bundle.messages().nth(index) {
+                        if let Some((mxid, m)) = messages.iter().nth(index) {
                             self.error(mxid, e, m);
                         }
                         self.error(xid, bundle_error(bundle_err::MSG_FAILED), frame);
@@ -612,19 +633,23 @@ impl Handler {
     }
 
     fn bundle_add(&mut self, xid: u32, b: BundleAdd, frame: &[u8]) {
-        // Decoded (and so checked) with the BUNDLE_ADD; kept as bytes until the commit.
-        if !matches!(*b.message, Message::FlowMod(_)) {
+        // Decoded (and so checked) with the BUNDLE_ADD; planned now, applied at the commit.
+        let Message::FlowMod(fm) = *b.message else {
             self.error(xid, bundle_error(bundle_err::MSG_UNSUP), frame);
             return;
-        }
+        };
         let max = self.switch.config.limits.max_bundle_messages;
         // OpenFlow 1.4 §7.3.9.6: adding to a bundle that does not exist opens it.
-        let bundle = self.bundles.entry(b.bundle_id).or_default();
+        let switch = &self.switch;
+        let bundle = self
+            .bundles
+            .entry(b.bundle_id)
+            .or_insert_with(|| Bundle::new(switch));
         if bundle.closed {
             self.error(xid, bundle_error(bundle_err::BUNDLE_CLOSED), frame);
             return;
         }
-        if bundle.len() >= max {
+        if bundle.messages.len() >= max {
             self.error(xid, bundle_error(bundle_err::MSG_TOO_MANY), frame);
             return;
         }
@@ -632,7 +657,13 @@ impl Handler {
         // bundle_id, pad and flags; its own header says where it ends.
         let inner = frame.get(24..).unwrap_or_default();
         let len = Header::parse(inner).map_or(inner.len(), |h| usize::from(h.length));
-        bundle.push(b.xid, inner.get(..len).unwrap_or(inner));
+        bundle
+            .messages
+            .push(b.xid, inner.get(..len).unwrap_or(inner));
+        let flow_mod = translate::flow_mod(fm.flow_mod);
+        switch
+            .pipeline
+            .plan(&mut bundle.plan, [Ok::<_, OfError>(flow_mod)]);
     }
 }
 

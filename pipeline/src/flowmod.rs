@@ -251,13 +251,15 @@ impl Interner {
 struct Staged {
     ops: Vec<TableOp>,
     /// Rules added by this batch, found by their identity (table, priority, shape, key
-    /// words; see [`identity_hash`]).
-    added: HashTable<Arc<Rule>>,
+    /// words; see [`identity_hash`]), each with that hash: a bundle of 100,000 flows grows
+    /// the table many times, and rehashing from the rules cost as much as planning them.
+    added: HashTable<(u64, Arc<Rule>)>,
     /// Published rules this batch removed (by address).
     removed: HashSet<usize>,
     /// Net change of rule count per table.
     delta: HashMap<TableId, isize>,
-    events: Vec<FlowRemoved>,
+    /// Removed rules that asked for `send_flow_rem` (reported when the batch is applied).
+    events: Vec<Arc<Rule>>,
 }
 
 /// The hash of a rule's identity within its table: table, priority, mask and key words.
@@ -290,9 +292,9 @@ impl Staged {
         key: &[u64],
     ) -> Option<Arc<Rule>> {
         let hash = identity_hash(table, priority, shape, key);
-        if let Some(r) = self
+        if let Some((_, r)) = self
             .added
-            .find(hash, |a| same_identity(a, table, priority, shape, key))
+            .find(hash, |(_, a)| same_identity(a, table, priority, shape, key))
         {
             return Some(r.clone());
         }
@@ -311,8 +313,9 @@ fn rule_addr(r: &Arc<Rule>) -> usize {
 impl Staged {
     fn remove(&mut self, rule: &Arc<Rule>) {
         let hash = rule_identity_hash(rule);
-        let same =
-            |a: &Arc<Rule>| same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key);
+        let same = |(_, a): &(u64, Arc<Rule>)| {
+            same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key)
+        };
         match self.added.find_entry(hash, same) {
             Ok(entry) => {
                 entry.remove();
@@ -328,13 +331,14 @@ impl Staged {
     fn insert(&mut self, rule: Arc<Rule>) {
         *self.delta.entry(rule.table).or_default() += 1;
         let hash = rule_identity_hash(&rule);
-        let same =
-            |a: &Arc<Rule>| same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key);
+        let same = |(_, a): &(u64, Arc<Rule>)| {
+            same_identity(a, rule.table, rule.priority, &rule.shape, &rule.key)
+        };
         match self.added.find_mut(hash, same) {
-            Some(slot) => *slot = rule.clone(),
+            Some(slot) => slot.1 = rule.clone(),
             None => {
                 self.added
-                    .insert_unique(hash, rule.clone(), |a| rule_identity_hash(a));
+                    .insert_unique(hash, (hash, rule.clone()), |(h, _)| *h);
             }
         }
         self.ops.push(TableOp::Insert(rule));
@@ -362,6 +366,7 @@ impl Staged {
             .chain(
                 self.added
                     .iter()
+                    .map(|(_, r)| r)
                     .filter(move |r| table == ALL_TABLES || r.table == table),
             )
     }
@@ -399,36 +404,116 @@ impl FlowEditor {
     where
         M: std::borrow::Borrow<FlowMod>,
     {
-        let mut staged = Staged::default();
-        let mut table0_changed = false;
-        {
-            let guard = self.tables.read();
-            // Built only when nothing is published yet: 254 empty classifiers are not free.
-            let empty;
-            let tables: &Tables = match guard.as_deref() {
-                Some(t) => t,
-                None => {
-                    empty = Tables::default();
-                    &empty
+        let mut batch = self.begin();
+        self.plan(&mut batch, mods);
+        // Nothing can publish between the plan and the commit: nothing to plan again.
+        self.commit(batch, now_ms, std::iter::empty::<Result<M, E>>)
+    }
+
+    /// A batch to be planned a part at a time ([`FlowEditor::plan`]) and applied whole
+    /// ([`FlowEditor::commit`]), against the tables published now.
+    pub fn begin<E>(&self) -> PendingBatch<E> {
+        PendingBatch {
+            staged: Staged::default(),
+            generation: self.tables.generation(),
+            planned: 0,
+            state: Planning::Valid,
+            table0_changed: false,
+        }
+    }
+
+    /// Plans the next mods of `batch`. Their failure, if one fails, is kept for the commit,
+    /// and nothing more is planned after it. If the tables were published since the batch
+    /// began, its plan is dropped: the commit plans the batch again.
+    pub fn plan<M, E>(
+        &mut self,
+        batch: &mut PendingBatch<E>,
+        mods: impl IntoIterator<Item = Result<M, E>>,
+    ) where
+        M: std::borrow::Borrow<FlowMod>,
+    {
+        if batch.generation != self.tables.generation() {
+            batch.state = Planning::Stale;
+        }
+        if !matches!(batch.state, Planning::Valid) {
+            batch.staged = Staged::default();
+            return;
+        }
+        let guard = self.tables.read();
+        // Built only when nothing is published yet: 254 empty classifiers are not free.
+        let empty;
+        let tables: &Tables = match guard.as_deref() {
+            Some(t) => t,
+            None => {
+                empty = Tables::default();
+                &empty
+            }
+        };
+        let mut planner = Planner {
+            interner: &mut self.interner,
+            limits: self.limits,
+            tables,
+        };
+        for fm in mods {
+            let index = batch.planned;
+            batch.planned += 1;
+            let planned = match fm {
+                Err(error) => Err(SourcedBatchError::Source { index, error }),
+                Ok(fm) => {
+                    let fm = fm.borrow();
+                    batch.table0_changed |= fm.spec.table == 0 || fm.spec.table == ALL_TABLES;
+                    planner
+                        .plan(fm, &mut batch.staged)
+                        .map_err(|error| SourcedBatchError::Refused(BatchError { index, error }))
                 }
             };
-            for (index, fm) in mods.into_iter().enumerate() {
-                let fm = fm.map_err(|error| SourcedBatchError::Source { index, error })?;
-                let fm = fm.borrow();
-                let mut planner = Planner {
-                    interner: &mut self.interner,
-                    limits: self.limits,
-                    tables,
-                    now_ms,
-                };
-                planner
-                    .plan(fm, &mut staged)
-                    .map_err(|error| BatchError { index, error })?;
-                table0_changed |= fm.spec.table == 0 || fm.spec.table == ALL_TABLES;
+            if let Err(e) = planned {
+                batch.state = Planning::Failed(e);
+                batch.staged = Staged::default();
+                return;
             }
         }
-        let changed = !staged.ops.is_empty();
-        for op in staged.ops {
+    }
+
+    /// Applies `batch` in one publish, or nothing of it if one of its mods failed. If the
+    /// tables were published since it began, the plan is stale: the batch is planned again,
+    /// whole, from `replan` (its mods from the first), so it applies exactly as if it had
+    /// been planned at once now.
+    pub fn commit<M, E, I>(
+        &mut self,
+        batch: PendingBatch<E>,
+        now_ms: u64,
+        replan: impl FnOnce() -> I,
+    ) -> Result<Vec<FlowRemoved>, SourcedBatchError<E>>
+    where
+        M: std::borrow::Borrow<FlowMod>,
+        I: IntoIterator<Item = Result<M, E>>,
+    {
+        let mut batch = batch;
+        if batch.generation != self.tables.generation() || matches!(batch.state, Planning::Stale) {
+            batch = self.begin();
+            self.plan(&mut batch, replan());
+        }
+        match batch.state {
+            Planning::Valid => Ok(self.install(batch.staged, batch.table0_changed, now_ms)),
+            Planning::Failed(e) => Err(e),
+            Planning::Stale => unreachable!("a batch planned just now is not stale"),
+        }
+    }
+
+    /// Publishes what a batch staged, its new rules installed at `now_ms`; returns the
+    /// removed flows that asked to be reported.
+    fn install(&mut self, staged: Staged, table0_changed: bool, now_ms: u64) -> Vec<FlowRemoved> {
+        let Staged {
+            ops, added, events, ..
+        } = staged;
+        // The batch's own references go, so each new rule has one owner left: its op.
+        drop(added);
+        let changed = !ops.is_empty();
+        for mut op in ops {
+            if let TableOp::Insert(rule) = &mut op {
+                install_at(rule, now_ms);
+            }
             self.tables.append(op);
         }
         if changed {
@@ -437,8 +522,67 @@ impl FlowEditor {
                 self.refresh_port_networks();
             }
         }
-        Ok(staged.events)
+        events
+            .iter()
+            .map(|r| FlowRemoved {
+                reason: RemovedReason::Delete,
+                stats: stats_of(r, now_ms),
+            })
+            .collect()
     }
+}
+
+/// The install time of a rule planned but not applied yet.
+const NOT_INSTALLED: u64 = u64::MAX;
+
+/// Gives a rule its batch planned (and a modify of such a rule) its install time. A new rule
+/// that a later mod of the same batch removed again is shared with that removal and stays
+/// as it is: it is never installed.
+fn install_at(rule: &mut Arc<Rule>, now_ms: u64) {
+    use std::sync::atomic::Ordering;
+    if rule.created_ms != NOT_INSTALLED {
+        return;
+    }
+    let _ = rule.counters.last_used_ms.compare_exchange(
+        NOT_INSTALLED,
+        now_ms,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    if let Some(r) = Arc::get_mut(rule) {
+        r.created_ms = now_ms;
+    }
+}
+
+/// A batch planned a part at a time: an ONF bundle planned as its messages arrive, so that
+/// the commit only publishes. See [`FlowEditor::begin`].
+pub struct PendingBatch<E> {
+    staged: Staged,
+    /// The tables' generation the plan was made against.
+    generation: u64,
+    /// How many mods were planned (the next one's index).
+    planned: usize,
+    state: Planning<E>,
+    table0_changed: bool,
+}
+
+impl<E> std::fmt::Debug for PendingBatch<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingBatch")
+            .field("generation", &self.generation)
+            .field("planned", &self.planned)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a [`PendingBatch`]'s plan stands.
+enum Planning<E> {
+    /// Every mod so far planned against the tables of its generation.
+    Valid,
+    /// A mod failed (nothing more is planned).
+    Failed(SourcedBatchError<E>),
+    /// The tables changed under the plan: the commit plans again.
+    Stale,
 }
 
 /// Plans one batch against the published tables.
@@ -446,12 +590,11 @@ struct Planner<'a> {
     interner: &'a mut Interner,
     limits: FlowLimits,
     tables: &'a Tables,
-    now_ms: u64,
 }
 
 impl Planner<'_> {
     fn plan(&mut self, fm: &FlowMod, staged: &mut Staged) -> Result<(), FlowModError> {
-        let (tables, now_ms) = (self.tables, self.now_ms);
+        let tables = self.tables;
         let spec = &fm.spec;
         let all_ok = matches!(
             fm.command,
@@ -480,10 +623,7 @@ impl Planner<'_> {
                 for old in select(tables, fm, staged) {
                     staged.remove(&old);
                     if old.flags.has(FlowFlags::SEND_FLOW_REM) {
-                        staged.events.push(FlowRemoved {
-                            reason: RemovedReason::Delete,
-                            stats: stats_of(&old, now_ms),
-                        });
+                        staged.events.push(old);
                     }
                 }
                 Ok(())
@@ -492,11 +632,11 @@ impl Planner<'_> {
     }
 
     fn plan_add(&mut self, spec: &FlowSpec, staged: &mut Staged) -> Result<(), FlowModError> {
-        let (tables, now_ms) = (self.tables, self.now_ms);
+        let tables = self.tables;
         validate_instructions(spec.table, &spec.instructions)?;
         let shape = self.interner.shape(&spec.matching);
         let insts = self.interner.instructions(&spec.instructions);
-        let rule = Arc::new(Rule::new(spec, shape, insts, now_ms));
+        let rule = Arc::new(Rule::new(spec, shape, insts, NOT_INSTALLED));
         let existing = staged.exact(tables, spec.table, rule.priority, &rule.shape, &rule.key);
         if existing.is_none() && spec.flags.has(FlowFlags::CHECK_OVERLAP) {
             // A flow with the same identity is replaced without an overlap check, as Open

@@ -39,7 +39,8 @@ pub mod worker;
 
 pub use execute::{Emit, EmitData, PacketIn, PacketMeta, Verdicts};
 pub use flowmod::{
-    BatchError, FlowFilter, FlowModError, FlowRemoved, RemovedReason, SourcedBatchError,
+    BatchError, FlowFilter, FlowModError, FlowRemoved, PendingBatch, RemovedReason,
+    SourcedBatchError,
 };
 pub use pipeline::{Injected, Pipeline, PipelineConfig};
 pub use tables::PipelinePort;

@@ -33,7 +33,7 @@ use crate::cache::DEFAULT_CACHE_SLOTS;
 use crate::execute::{ExecEnv, PacketIn, PacketMeta, Verdicts, execute};
 use crate::flow::{FlowMod, FlowStats};
 use crate::flowmod::{
-    BatchError, FlowEditor, FlowFilter, FlowLimits, FlowRemoved, SourcedBatchError,
+    BatchError, FlowEditor, FlowFilter, FlowLimits, FlowRemoved, PendingBatch, SourcedBatchError,
 };
 use crate::key::FlowKey;
 use crate::normal::{DEFAULT_MAC_AGING, MacTable};
@@ -182,6 +182,37 @@ impl Pipeline {
         M: std::borrow::Borrow<FlowMod>,
     {
         self.editor().apply_from(mods, self.now_ms())
+    }
+
+    /// A batch to plan a part at a time (an ONF bundle, as its messages arrive) and apply
+    /// whole later; see [`FlowEditor::begin`].
+    pub fn begin_batch<E>(&self) -> PendingBatch<E> {
+        self.editor().begin()
+    }
+
+    /// Plans the next mods of `batch`; see [`FlowEditor::plan`].
+    pub fn plan<M, E>(
+        &self,
+        batch: &mut PendingBatch<E>,
+        mods: impl IntoIterator<Item = Result<M, E>>,
+    ) where
+        M: std::borrow::Borrow<FlowMod>,
+    {
+        self.editor().plan(batch, mods)
+    }
+
+    /// Applies a planned batch atomically, planning it again from `replan` if the tables
+    /// changed since it began; see [`FlowEditor::commit`].
+    pub fn commit<M, E, I>(
+        &self,
+        batch: PendingBatch<E>,
+        replan: impl FnOnce() -> I,
+    ) -> Result<Vec<FlowRemoved>, SourcedBatchError<E>>
+    where
+        M: std::borrow::Borrow<FlowMod>,
+        I: IntoIterator<Item = Result<M, E>>,
+    {
+        self.editor().commit(batch, self.now_ms(), replan)
     }
 
     /// Removes flows past their idle or hard timeout and ages the MAC table. Call about once

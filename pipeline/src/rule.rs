@@ -145,16 +145,22 @@ impl Rule {
     }
 
     /// The same rule with other instructions (OpenFlow modify): it shares this rule's counters
-    /// and install time; `reset_counts` zeroes the counters.
+    /// and install time; with `reset_counts`, it has counters of its own that start at zero
+    /// (this rule's stay as they are until the new one replaces it: a batch that fails
+    /// changes nothing).
     pub fn with_instructions(
         &self,
         instructions: Arc<Vec<Instruction>>,
         reset_counts: bool,
     ) -> Rule {
-        if reset_counts {
-            self.counters.packets.store(0, Ordering::Relaxed);
-            self.counters.bytes.store(0, Ordering::Relaxed);
-        }
+        let counters = if reset_counts {
+            Arc::new(RuleCounters {
+                last_used_ms: AtomicU64::new(self.counters.last_used_ms.load(Ordering::Relaxed)),
+                ..RuleCounters::default()
+            })
+        } else {
+            self.counters.clone()
+        };
         Rule {
             table: self.table,
             priority: self.priority,
@@ -167,7 +173,7 @@ impl Rule {
             shape: self.shape.clone(),
             instructions,
             created_ms: self.created_ms,
-            counters: self.counters.clone(),
+            counters,
         }
     }
 

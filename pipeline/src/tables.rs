@@ -190,6 +190,11 @@ impl TablesWriter {
         self.handle.publish();
     }
 
+    /// How many times changes were published.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// The published tables (what workers see now).
     pub fn read(&self) -> Option<ReadGuard<'_, Tables>> {
         self.handle.enter()

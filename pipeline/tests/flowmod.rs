@@ -525,3 +525,136 @@ fn a_batch_from_a_failing_source_changes_nothing() {
     ));
     assert_eq!(all(&p).len(), 3);
 }
+
+/// A bundle as the switch plans it: `mods` planned one at a time as they arrive.
+fn plan_each(p: &Pipeline, mods: &[FlowMod]) -> wyvern_pipeline::PendingBatch<String> {
+    let mut batch = p.begin_batch();
+    for m in mods {
+        p.plan(&mut batch, [Ok::<_, String>(m)]);
+    }
+    batch
+}
+
+/// Commits `batch`, planned from `mods` (planned again from them if it must be).
+fn commit(
+    p: &Pipeline,
+    batch: wyvern_pipeline::PendingBatch<String>,
+    mods: &[FlowMod],
+) -> Result<Vec<wyvern_pipeline::FlowRemoved>, wyvern_pipeline::SourcedBatchError<String>> {
+    p.commit(batch, || mods.iter().map(Ok::<_, String>))
+}
+
+#[test]
+fn a_batch_planned_in_parts_applies_only_at_its_commit() {
+    let p = pipeline();
+    let mods = [
+        FlowMod::add(spec(0, 10, in_port(1), 2)),
+        FlowMod::add(spec(0, 10, in_port(2), 2)),
+        cmd(FlowModCommand::DeleteStrict, spec(0, 10, in_port(1), 0)),
+    ];
+    let batch = plan_each(&p, &mods);
+    assert!(all(&p).is_empty(), "nothing visible before the commit");
+    commit(&p, batch, &mods).unwrap();
+    assert_eq!(all(&p), vec![spec(0, 10, in_port(2), 2)]);
+}
+
+#[test]
+fn a_failure_while_planning_fails_the_commit_with_its_index() {
+    let p = pipeline();
+    let mods = [
+        FlowMod::add(spec(0, 10, in_port(1), 2)),
+        FlowMod::add(spec(254, 1, Match::new(), 2)),
+        FlowMod::add(spec(0, 10, in_port(3), 2)),
+    ];
+    let batch = plan_each(&p, &mods);
+    let err = commit(&p, batch, &mods).unwrap_err();
+    assert!(matches!(
+        err,
+        wyvern_pipeline::SourcedBatchError::Refused(BatchError { index: 1, .. })
+    ));
+    assert!(all(&p).is_empty());
+}
+
+/// Another client changes the tables between a bundle's adds and its commit: the commit
+/// plans the bundle again and applies it as if it came after that change.
+#[test]
+fn a_batch_planned_before_the_tables_changed_is_planned_again_at_its_commit() {
+    let p = pipeline();
+    let mut guarded = spec(1, 5, in_port(1), 2);
+    guarded.flags = FlowFlags(FlowFlags::CHECK_OVERLAP);
+    let mods = [FlowMod::add(guarded)];
+    let batch = plan_each(&p, &mods);
+    // Planned against empty tables, the add had no overlap; now it has.
+    p.apply(&[FlowMod::add(spec(1, 5, Match::new(), 3))])
+        .unwrap();
+    let err = commit(&p, batch, &mods).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            wyvern_pipeline::SourcedBatchError::Refused(BatchError {
+                index: 0,
+                error: FlowModError::Overlap(5)
+            })
+        ),
+        "{err:?}"
+    );
+    // And the other way: a delete planned against a flow another client removed.
+    let mods = [
+        cmd(FlowModCommand::DeleteStrict, spec(1, 5, Match::new(), 0)),
+        FlowMod::add(spec(1, 6, in_port(9), 4)),
+    ];
+    let batch = plan_each(&p, &mods);
+    p.apply(&[FlowMod::add(spec(1, 5, Match::new(), 7))])
+        .unwrap();
+    commit(&p, batch, &mods).unwrap();
+    assert_eq!(all(&p), vec![spec(1, 6, in_port(9), 4)]);
+}
+
+#[test]
+fn rules_of_a_batch_planned_in_parts_are_installed_at_the_commit() {
+    let p = pipeline();
+    let mut timed = spec(2, 5, in_port(1), 2);
+    timed.hard_timeout = 1;
+    let mods = [FlowMod::add(timed)];
+    let batch = plan_each(&p, &mods);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    commit(&p, batch, &mods).unwrap();
+    assert!(
+        p.expire().is_empty(),
+        "the hard timeout runs from the commit"
+    );
+    let flows = p.dump_flows(&FlowFilter::default());
+    assert!(flows[0].duration < std::time::Duration::from_millis(500));
+}
+
+#[test]
+fn a_failing_batch_does_not_reset_the_counters_it_would_have() {
+    use wyvern_pipeline::wire::Frame;
+    use wyvern_pipeline::{PacketMeta, RxPacket, Verdicts};
+    let p = pipeline();
+    p.apply(&[FlowMod::add(spec(0, 5, in_port(1), 2))]).unwrap();
+    let mut w = p.worker();
+    let mut buf = vec![0u8; 64 + 60];
+    buf[64 + 12..64 + 14].copy_from_slice(&[0x88, 0xb5]);
+    let mut batch = [RxPacket {
+        frame: Frame::new(&mut buf, 64, 60).unwrap(),
+        in_port: 1,
+        meta: PacketMeta::default(),
+    }];
+    w.process(&mut batch, &mut Verdicts::default());
+    w.flush();
+    let packets = || p.dump_flows(&FlowFilter::default())[0].packets;
+    let before = packets();
+    assert_eq!(before, 1);
+    let mut reset = spec(0, 5, in_port(1), 4);
+    reset.flags = FlowFlags(FlowFlags::RESET_COUNTS);
+    let err = p.apply(&[
+        cmd(FlowModCommand::ModifyStrict, reset.clone()),
+        FlowMod::add(spec(254, 1, Match::new(), 2)),
+    ]);
+    assert!(err.is_err());
+    assert_eq!(packets(), before);
+    p.apply(&[cmd(FlowModCommand::ModifyStrict, reset)])
+        .unwrap();
+    assert_eq!(packets(), 0);
+}

@@ -7,8 +7,9 @@
 //! A first argument that starts with `tcp:`, `unix:` or `/` is a target; for the verbs that take
 //! nothing but a target, a bare word is a bridge name.
 //!
-//! Unlike `ovs-ofctl`, no verb opens extra connections to look up port and table names, and
-//! flow mods are pipelined (all FLOW_MODs, then one BARRIER) instead of one round trip each.
+//! Unlike `ovs-ofctl`, no verb opens extra connections to look up port and table names, flow
+//! mods are pipelined (all FLOW_MODs, then one BARRIER) instead of one round trip each, and
+//! `add-flows` sends a file inside one bundle as it parses it (see [`flows::add_flows`]).
 //!
 //! | module | verbs |
 //! |---|---|

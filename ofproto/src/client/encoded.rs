@@ -6,8 +6,6 @@
 //! gives each the next xid of the connection as it writes it (in a BUNDLE_ADD, the inner
 //! message gets the same xid, as `ovs-ofctl` sends it).
 
-use std::collections::HashSet;
-
 use crate::codec::{self, HEADER_LEN};
 use crate::msg::experimenter::{
     BUNDLE_ATOMIC, BUNDLE_ORDERED, ONF_ET_BUNDLE_ADD_MESSAGE, ONF_EXPERIMENTER,
@@ -79,14 +77,13 @@ impl Encoded {
         self.count += 1;
     }
 
-    /// Gives each message the xid `next_xid()` returns, in order (recording it in `sent`),
-    /// and calls `write` with runs of whole messages of at least `chunk` bytes (the last one
-    /// shorter).
+    /// Gives each message the xid `next_xid()` returns, in order (telling `sent`), and calls
+    /// `write` with runs of whole messages of at least `chunk` bytes (the last one shorter).
     pub(super) fn number_and_write<E>(
         mut self,
         chunk: usize,
         mut next_xid: impl FnMut() -> u32,
-        sent: &mut HashSet<u32>,
+        mut sent: impl FnMut(u32),
         mut write: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
         let b = &mut self.bytes;
@@ -98,7 +95,7 @@ impl Encoded {
                 let inner = at + INNER_AT;
                 b[inner + 4..inner + 8].copy_from_slice(&xid);
             }
-            sent.insert(u32::from_be_bytes(xid));
+            sent(u32::from_be_bytes(xid));
             at += len;
             if at - start >= chunk {
                 write(&b[start..at])?;
@@ -167,7 +164,7 @@ mod tests {
             }
             assert_eq!(e.len(), 50);
             let mut xid = 999;
-            let mut sent = HashSet::new();
+            let mut sent = Vec::new();
             let mut runs: Vec<Vec<u8>> = Vec::new();
             e.number_and_write(
                 300,
@@ -175,14 +172,14 @@ mod tests {
                     xid += 1;
                     xid
                 },
-                &mut sent,
+                |xid| sent.push(xid),
                 |run| {
                     runs.push(run.to_vec());
                     Ok::<_, ()>(())
                 },
             )
             .unwrap();
-            assert_eq!(sent, (1000..1050).collect());
+            assert_eq!(sent, (1000..1050).collect::<Vec<_>>());
             assert!(runs.len() > 1);
             for run in &runs {
                 let mut at = 0;

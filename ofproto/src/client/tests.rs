@@ -377,3 +377,18 @@ fn error_names_follow_ovs() {
         "OFPBFC_BAD_ID"
     );
 }
+
+#[test]
+fn sent_xids_give_each_message_its_position_across_parts_and_wraps() {
+    let mut sent = super::SentXids::default();
+    let xids = (10..20).chain(25..30).chain([u32::MAX - 1, u32::MAX, 1, 2]);
+    for x in xids.clone() {
+        sent.push(x);
+    }
+    for (i, x) in xids.enumerate() {
+        assert_eq!(sent.index_of(x), Some(i), "xid {x}");
+    }
+    for x in [9, 20, 24, 30, 3, u32::MAX - 2] {
+        assert_eq!(sent.index_of(x), None, "xid {x}");
+    }
+}
