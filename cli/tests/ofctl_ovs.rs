@@ -361,7 +361,7 @@ fn ofctl_packet_out_and_monitor() {
 }
 
 #[test]
-fn ofctl_thousand_flows_pipelined_and_multipart_dump() {
+fn ofctl_thousand_flows_streamed_in_one_bundle_and_multipart_dump() {
     let Some(mut o) = Ovs::start() else { return };
     let b = o.bridge("a");
     let file = o.dir().join("many.flows");
