@@ -43,7 +43,6 @@
 //! port can count (to a port number that does not exist, or to a full inbox of another worker)
 //! are counted in [`WorkerStats`].
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +50,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
 use crossbeam::queue::ArrayQueue;
+// hashbrown's default hasher (foldhash): the port maps are looked up once per output frame,
+// where std's SipHash cost about 20 ns.
+use hashbrown::HashMap;
 use wyvern_pipeline::{EmitData, Pipeline, RxPacket, Verdicts};
 
 use crate::bridge::PortShared;
