@@ -119,15 +119,17 @@ pub(crate) fn execute(
     t: &Translation,
     index: u16,
     frame: &mut Frame<'_>,
-    mut layout: Layout,
+    layout: &Layout,
     mut meta: PacketMeta,
     out: &mut Verdicts,
     env: &mut ExecEnv<'_>,
 ) {
     if let Some(f) = &t.fast {
-        execute_fast(f, index, frame, &layout, meta, out);
+        execute_fast(f, index, frame, layout, meta, out);
         return;
     }
+    // VLAN pushes and pops move the headers: this packet's own copy.
+    let mut layout = *layout;
     let first_emit = out.emits.len();
     let mut shared_from = first_emit;
     let mut delivered = false;
@@ -315,7 +317,7 @@ mod tests {
             t,
             3,
             &mut frame,
-            layout,
+            &layout,
             PacketMeta::default(),
             &mut out,
             &mut env,

@@ -16,7 +16,7 @@ use crate::pipeline::Pipeline;
 use crate::stats::{DropReason, WorkerCounters};
 use crate::tables::TablesReader;
 use crate::translate::translate;
-use crate::wire::{self, Frame};
+use crate::wire::{self, Frame, Layout};
 
 /// How often a busy worker credits its counters to rules and tables.
 pub const FLUSH_INTERVAL_MS: u64 = 100;
@@ -69,21 +69,19 @@ impl Worker {
             now_ms,
         };
         let packet_ins_before = env.counters.packet_ins;
+        let mut layout = Layout::default();
         for (index, pkt) in batch.iter_mut().enumerate() {
             env.counters.packets += 1;
             let mut key = FlowKey::default();
             pkt.meta.write_to(&mut key);
-            let layout = match wire::extract(pkt.frame.bytes(), pkt.in_port, &mut key) {
-                Ok(layout) => layout,
-                Err(stop) if stop.reason.is_drop() => {
+            match wire::extract_into(pkt.frame.bytes(), pkt.in_port, &mut key, &mut layout) {
+                Ok(()) => {}
+                Err(reason) if reason.is_drop() => {
                     env.counters.drop(DropReason::Runt);
                     continue;
                 }
-                Err(stop) => {
-                    env.counters.parse_truncated += 1;
-                    stop.layout
-                }
-            };
+                Err(_) => env.counters.parse_truncated += 1,
+            }
             let hash = key.hash64();
             let slot = match self.cache.find(&key, hash) {
                 Some(slot) => {
@@ -102,7 +100,7 @@ impl Worker {
                     t,
                     index as u16,
                     &mut pkt.frame,
-                    layout,
+                    &layout,
                     pkt.meta,
                     out,
                     &mut env,
@@ -135,3 +133,4 @@ impl Drop for Worker {
         self.flush();
     }
 }
+
