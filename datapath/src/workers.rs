@@ -39,9 +39,10 @@
 //!
 //! ## Counters
 //! Per-port counters are the port's own plus the drops the worker makes on its behalf
-//! (configuration says no: [`DropReason::AdminDown`]), published after every burst. Frames no
-//! port can count (to a port number that does not exist, or to a full inbox of another worker)
-//! are counted in [`WorkerStats`].
+//! (configuration says no: [`DropReason::AdminDown`]), published after every burst that moved
+//! frames and with the housekeeping (so an empty receive, which a busy-polling worker makes
+//! on every turn, costs no publishing). Frames no port can count (to a port number that does
+//! not exist, or to a full inbox of another worker) are counted in [`WorkerStats`].
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -532,6 +533,9 @@ impl WorkerLoop {
             let idle = !busy && !self.busy_poll;
             if idle || turn.is_multiple_of(HOUSEKEEPING_TURNS) {
                 self.pw.flush();
+                for slot in self.slots.iter_mut().flatten() {
+                    slot.publish(&mut self.stats);
+                }
                 self.shared.stats.publish(&self.stats);
                 if self.last_link_check.elapsed() >= LINK_CHECK {
                     self.check_links();
@@ -730,7 +734,8 @@ impl WorkerLoop {
         };
         slot.ready = n > 0;
         if n == 0 {
-            slot.publish(&mut self.stats);
+            // Drops the port counted without returning frames are published by the
+            // housekeeping: a busy-polling worker polls an idle port on every turn.
             return false;
         }
         if slot.shared.config().blocks_rx() {
