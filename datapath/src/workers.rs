@@ -412,6 +412,14 @@ enum Src {
     Arena(usize, usize),
 }
 
+/// The bytes of `src`: a frame of the receive burst `rx`, or a piece of `arena`.
+fn src_bytes<'a>(rx: &'a Burst, arena: &'a [u8], src: Src) -> Option<&'a [u8]> {
+    match src {
+        Src::Rx(i) => rx.packets().get(i).map(PacketBuf::data),
+        Src::Arena(off, len) => arena.get(off..off + len),
+    }
+}
+
 /// A worker thread's state.
 pub(crate) struct WorkerLoop {
     index: usize,
@@ -819,16 +827,11 @@ impl WorkerLoop {
     /// Output one frame of the current batch to OpenFlow port `no`.
     fn deliver(&mut self, no: u32, src: Src, arena: &[u8], meta: PacketMeta) {
         let swap = self.last_use(src);
-        let bytes: &[u8] = match src {
-            Src::Rx(i) => match self.rx.packets().get(i) {
-                Some(p) => p.data(),
-                None => return,
-            },
-            Src::Arena(off, len) => match arena.get(off..off + len) {
-                Some(b) => b,
-                None => return,
-            },
-        };
+        if let Src::Rx(i) = src
+            && i >= self.rx.len()
+        {
+            return;
+        }
         if let Some(&i) = self.by_no.get(&no) {
             let Some(slot) = self.slots[i].as_mut() else {
                 return;
@@ -837,9 +840,13 @@ impl WorkerLoop {
                 slot.extra.tx_drop(DropReason::AdminDown, 1);
                 return;
             }
+            // The frame's bytes are looked at only when they are copied.
             let frame = match (swap, src) {
                 (true, Src::Rx(p)) => Outgoing::Own(&mut self.rx.packets_mut()[p]),
-                _ => Outgoing::Bytes(bytes),
+                _ => match src_bytes(&self.rx, arena, src) {
+                    Some(bytes) => Outgoing::Bytes(bytes),
+                    None => return,
+                },
             };
             if slot.enqueue(frame, meta, &mut self.stats) && !slot.dirty {
                 slot.dirty = true;
@@ -856,6 +863,10 @@ impl WorkerLoop {
                     std::mem::swap(&mut buf, &mut self.rx.packets_mut()[p]);
                 }
                 _ => {
+                    let Some(bytes) = src_bytes(&self.rx, arena, src) else {
+                        let _ = peer.pool.push(buf);
+                        return;
+                    };
                     buf.reserve_room(bytes.len());
                     buf.reset();
                     buf.set_frame(bytes);
