@@ -22,7 +22,9 @@
 //! ## No allocation per frame, no copy where it can be helped
 //! The receive burst, the per-port transmit bursts, the verdicts and the pipeline batch vector
 //! are allocated once and reused. A frame going to one port of this worker is not copied: its
-//! buffer is swapped into the output burst. A frame an AF_XDP port received lives in a UMEM
+//! buffer is swapped into the output burst; and when every frame of a receive burst goes, in
+//! order and as it is, to one port of this worker (one routed flow), the receive burst is
+//! handed to that port whole, with no per-frame delivery at all. A frame an AF_XDP port received lives in a UMEM
 //! frame ([`crate::afxdp`]); the AF_XDP ports of one worker share a UMEM, so when such a frame
 //! goes to one of them the port hands the frame itself to the kernel. A frame going to
 //! another worker's port crosses in a heap buffer from that worker's pool: swapped in if the
@@ -394,12 +396,23 @@ impl Slot {
         if self.tx.is_empty() {
             return;
         }
-        if let Err(e) = self.port.send_burst(self.tx.packets_mut()) {
-            stats.port_errors += 1;
-            tracing::debug!(port = self.no, error = %e, "send failed");
-        }
+        transmit(&mut *self.port, self.no, self.tx.packets_mut(), stats);
         self.tx.clear();
         self.publish(stats);
+    }
+
+    /// Send `bufs` (a whole receive burst) as they are, after what the transmit burst holds.
+    fn send_now(&mut self, bufs: &mut [PacketBuf], stats: &mut WorkerStats) {
+        self.send(stats);
+        transmit(&mut *self.port, self.no, bufs, stats);
+        self.publish(stats);
+    }
+}
+
+fn transmit(port: &mut dyn Port, no: u32, bufs: &mut [PacketBuf], stats: &mut WorkerStats) {
+    if let Err(e) = port.send_burst(bufs) {
+        stats.port_errors += 1;
+        tracing::debug!(port = no, error = %e, "send failed");
     }
 }
 
@@ -780,6 +793,10 @@ impl WorkerLoop {
             buf.set_window(start, len);
         }
         self.stats.batches += 1;
+        if self.send_whole_burst() {
+            self.flush_tx();
+            return;
+        }
 
         let verdicts = std::mem::take(&mut self.verdicts);
         self.refs[..n].fill(0);
@@ -807,6 +824,39 @@ impl WorkerLoop {
         self.verdicts = verdicts;
         self.flush_tx();
         self.wake_peers();
+    }
+
+    /// When the verdicts send every frame of the burst, in order and as they are (in their
+    /// receive buffers, no tunnel metadata, no offload work left), to one port of this
+    /// worker, that port is handed the receive burst whole, as the bare forwarder does: no
+    /// per-frame delivery, no buffer swapped into its transmit burst. One routed flow between
+    /// two ports of a worker is that case. Returns whether it was.
+    fn send_whole_burst(&mut self) -> bool {
+        let emits = &self.verdicts.emits;
+        let Some(first) = emits.first() else {
+            return false;
+        };
+        let plain = wyvern_pipeline::PacketMeta::default();
+        let whole = emits.len() == self.rx.len()
+            && emits.iter().enumerate().all(|(i, e)| {
+                usize::from(e.packet) == i
+                    && e.port == first.port
+                    && e.data == EmitData::Frame
+                    && e.meta == plain
+            })
+            && self.rx.packets().iter().all(|p| p.meta == PacketMeta::default());
+        if !whole {
+            return false;
+        }
+        let Some(slot) = self.by_no.get(&first.port).and_then(|&i| self.slots[i].as_mut()) else {
+            return false;
+        };
+        if slot.shared.config().blocks_tx() {
+            slot.extra.tx_drop(DropReason::AdminDown, emits.len() as u64);
+        } else {
+            slot.send_now(self.rx.packets_mut(), &mut self.stats);
+        }
+        true
     }
 
     /// Whether an output of `src` is the last one using its receive buffer (then the buffer
