@@ -208,8 +208,7 @@ fn template(flows: usize) -> Vec<u8> {
     };
     for (i, slot) in buf.chunks_mut(SLOT).enumerate() {
         let sport = 1000 + (i % flows) as u16;
-        let n = build::udp4(&mut slot[HEADROOM..], &spec, sport, 5001, 22)
-            .expect("frame fits");
+        let n = build::udp4(&mut slot[HEADROOM..], &spec, sport, 5001, 22).expect("frame fits");
         assert_eq!(n, FRAME_LEN);
     }
     buf
@@ -239,13 +238,7 @@ fn check_routed(buf: &[u8], out: &Verdicts) {
     }
 }
 
-fn bench_worker(
-    c: &mut Criterion,
-    name: &str,
-    p: &Arc<Pipeline>,
-    tmpl: &[u8],
-    expect_hits: bool,
-) {
+fn bench_worker(c: &mut Criterion, name: &str, p: &Arc<Pipeline>, tmpl: &[u8], expect_hits: bool) {
     let mut worker = p.worker();
     let mut out = Verdicts::default();
     // Warm up (fills the cache when there is room) and check the route and the cache

@@ -1067,7 +1067,14 @@ mod tests {
         assert_eq!(recv(&mut b, want_b.len()), want_b);
         assert!(recv(&mut c, 1).is_empty(), "nothing else for c");
         let ports = bridge.ports();
-        let tx = |no| ports.iter().find(|p| p.no == no).unwrap().counters.tx_packets;
+        let tx = |no| {
+            ports
+                .iter()
+                .find(|p| p.no == no)
+                .unwrap()
+                .counters
+                .tx_packets
+        };
         assert_eq!((tx(2), tx(3)), (35, 2));
         bridge.shutdown();
     }

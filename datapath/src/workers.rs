@@ -844,15 +844,24 @@ impl WorkerLoop {
                     && e.data == EmitData::Frame
                     && e.meta == plain
             })
-            && self.rx.packets().iter().all(|p| p.meta == PacketMeta::default());
+            && self
+                .rx
+                .packets()
+                .iter()
+                .all(|p| p.meta == PacketMeta::default());
         if !whole {
             return false;
         }
-        let Some(slot) = self.by_no.get(&first.port).and_then(|&i| self.slots[i].as_mut()) else {
+        let Some(slot) = self
+            .by_no
+            .get(&first.port)
+            .and_then(|&i| self.slots[i].as_mut())
+        else {
             return false;
         };
         if slot.shared.config().blocks_tx() {
-            slot.extra.tx_drop(DropReason::AdminDown, emits.len() as u64);
+            slot.extra
+                .tx_drop(DropReason::AdminDown, emits.len() as u64);
         } else {
             slot.send_now(self.rx.packets_mut(), &mut self.stats);
         }

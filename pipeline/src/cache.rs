@@ -75,9 +75,9 @@ impl FlowCache {
     /// packet of the batch used, where consecutive packets of one flow find it again).
     #[inline]
     pub fn holds(&self, i: usize, key: &FlowKey) -> bool {
-        self.slots.get(i).is_some_and(|s| {
-            s.generation == self.generation && s.entry.is_some() && s.key == *key
-        })
+        self.slots
+            .get(i)
+            .is_some_and(|s| s.generation == self.generation && s.entry.is_some() && s.key == *key)
     }
 
     /// The translation in slot `i`.
