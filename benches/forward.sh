@@ -17,6 +17,8 @@
 # 1 / rate; it includes the kernel work done in the forwarder's context (AF_XDP or socket
 # transmit, and the sink's receive, which veth runs on the sending CPU). The receive side of
 # G1 (veth NAPI, the XDP redirect and copy into an AF_XDP UMEM) runs on the generator's CPU.
+# User per frame = the user part alone: the forwarder's own code, which the kernel's share
+# (the same for every AF_XDP forwarder) does not blur.
 # Each forwarder gets 5 s to set up before the generator starts, and SETTLE seconds (5) after
 # it stops before the next one starts.
 #
@@ -36,9 +38,15 @@
 #                     and sink on the TAP devices), --workers 1 --busy-poll
 #   ovs-tap           ovs-vswitchd, type=tap ports, same TAP topology
 #
+#   alt-wyvern-*      any wyvern peer above, run with the binary $ALT_WYVERN instead of this
+#                     tree's build: two builds side by side in one run (A/B), e.g.
+#                     PEERS="bare wyvern-afxdp alt-wyvern-afxdp" ALT_WYVERN=/tmp/wyvern.old
+#
 # Usage (root): [PEERS="..."] [REPS=3] [DURATION=10] [SETTLE=5] [NICE=-20] [KEEP=1]
-#               benches/forward.sh [LOG]
-# (KEEP=1 keeps the run's files -- configs, flows, daemon logs -- in LOG.d.)
+#               [ALT_WYVERN=PATH] [PERF="perf record options"] benches/forward.sh [LOG]
+# (KEEP=1 keeps the run's files -- configs, flows, daemon logs -- in LOG.d. PERF, e.g. "-g",
+# records the forwarder process with `perf record $PERF` while the generator sends (from 2 s
+# in to 1 s before the end), into LOG.d/perf-PEER-REP.data: set KEEP too.)
 # Needs release builds of `wyvern` and the `afxdp_fwd` example (the script builds them) and
 # Open vSwitch (ovsdb-server, ovs-vswitchd, ovs-vsctl, ovs-ofctl). Everything it makes is
 # named wyfw<PID>*, and is removed on exit, failure or Ctrl-C; it stops only the processes it
@@ -64,6 +72,9 @@ target=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p wyvern-cli --bin wyvern
 cargo build --release -q -p wyvern-datapath --example afxdp_fwd
 wyvern=$(realpath "$target/release/wyvern")
+# The binary the wyvern peers run (the alt-* peers switch it to $ALT_WYVERN); the generator,
+# the sink and the flow loading always use this tree's build.
+wyvern_fwd=$wyvern
 bare=$(realpath "$target/release/examples/afxdp_fwd")
 
 p=wyfw$$
@@ -117,7 +128,7 @@ EOF
     # Two busy-polling workers would take the generator's CPU from it: they sleep when idle.
     local busy=(--busy-poll)
     [[ $workers -gt 1 ]] && busy=()
-    ip netns exec "$ns_sw" taskset -c "$cpus" "$wyvern" run --config "$dir/wyvern.toml" --bridge "${p}br" \
+    ip netns exec "$ns_sw" taskset -c "$cpus" "$wyvern_fwd" run --config "$dir/wyvern.toml" --bridge "${p}br" \
         --run-dir "$dir" --workers "$workers" "${busy[@]}" >"$dir/wyvern.log" 2>&1 &
     fwd_pid=$!
     pids+=("$fwd_pid")
@@ -234,17 +245,22 @@ start_wyvern tap 1 >>"$dir/setup.log" 2>&1
 stop_process
 echo "flows (as wyvern dumps them): $(cat "$dir/flows-dumped.txt")" | tee "$log"
 
-cpu_ticks() { # user + system clock ticks of process $1 (0 when there is none)
-    [[ -n $1 ]] && awk '{print $14 + $15}' "/proc/$1/stat" || echo 0
+cpu_ticks() { # "USER SYSTEM" clock ticks of process $1 ("0 0" when there is none)
+    [[ -n $1 ]] && awk '{print $14, $15}' "/proc/$1/stat" || echo 0 0
 }
 
-# --- one measurement: prints "PEER PPS CPU_NS_PER_FRAME OFFERED_PPS" --------------------------
+# --- one measurement: prints "PEER PPS CPU_NS_PER_FRAME USER_NS_PER_FRAME OFFERED_PPS" -------
 measure() {
-    local peer=$1 dev_gen=$g0 dev_sink=$k0 ns_g=$ns_gen ns_k=$ns_sink
+    local peer=$1 rep=$2 dev_gen=$g0 dev_sink=$k0 ns_g=$ns_gen ns_k=$ns_sink kind=$1
     case $peer in
         *tap) dev_gen=$t0 dev_sink=$t1 ns_g=$ns_sw ns_k=$ns_sw ;;
     esac
-    case $peer in
+    wyvern_fwd=$wyvern
+    if [[ $peer == alt-wyvern-* ]]; then
+        [[ -x ${ALT_WYVERN:-} ]] || { echo "peer $peer needs ALT_WYVERN=PATH" >&2; exit 2; }
+        wyvern_fwd=$ALT_WYVERN kind=${peer#alt-}
+    fi
+    case $kind in
         kernel) start_kernel ;;
         bare) start_bare ;;
         wyvern-afxdp) start_wyvern afxdp 1 ;;
@@ -260,16 +276,25 @@ measure() {
     local sink=$!
     pids+=("$sink")
     sleep 5 # ports up, XDP programs attached, sink listening
-    local c0 c1
+    local c0 c1 perf_pid=
+    if [[ -n ${PERF:-} && -n $fwd_pid ]]; then
+        # From 2 s into the send to 1 s before its end: frames only, not the idle polling
+        # while the generator starts and stops.
+        # shellcheck disable=SC2086 # PERF is a list of options
+        (sleep 2 && exec perf record -q $PERF -p "$fwd_pid" -o "$dir/perf-$peer-$rep.data" \
+            -- sleep $((DURATION - 3))) >>"$dir/setup.log" 2>&1 &
+        perf_pid=$!
+    fi
     c0=$(cpu_ticks "$fwd_pid")
     taskset -c "$GEN_CPU" "$wyvern" pktgen --dev "$dev_gen" --netns "$ns_g" --dst-mac "$mac_g1" \
         --src-ip "$src_ip" --dst-ip "$dst_ip" --size 64 --duration "$DURATION" --json \
         >"$dir/gen.json" 2>>"$dir/setup.log"
     c1=$(cpu_ticks "$fwd_pid")
+    [[ -n $perf_pid ]] && { wait "$perf_pid" || true; }
     wait "$sink"
     cp "$dir/gen.json" "$dir/gen-$peer.json"
     cp "$dir/sink.json" "$dir/sink-$peer.json"
-    case $peer in
+    case $kind in
         kernel) stop_kernel ;;
         bare) stop_bare ;;
         ovs-*) stop_ovs ;;
@@ -285,8 +310,11 @@ measure() {
     rx=$(json_field packets "$dir/sink.json")
     awk -v peer="$peer" -v c0="$c0" -v c1="$c1" -v hz="$(getconf CLK_TCK)" -v secs="$secs" \
         -v rx="$rx" -v offered="$offered" 'BEGIN {
-        cpu_ns = (c1 > c0 && rx > 0) ? sprintf("%.0f", (c1 - c0) / hz * 1e9 / rx) : "n/a"
-        printf "%s %.0f %s %.0f\n", peer, rx / secs, cpu_ns, offered }'
+        split(c0, a, " "); split(c1, b, " ")
+        user = b[1] - a[1]; cpu = user + b[2] - a[2]
+        cpu_ns = (cpu > 0 && rx > 0) ? sprintf("%.0f", cpu / hz * 1e9 / rx) : "n/a"
+        user_ns = (cpu > 0 && rx > 0) ? sprintf("%.0f", user / hz * 1e9 / rx) : "n/a"
+        printf "%s %.0f %s %s %.0f\n", peer, rx / secs, cpu_ns, user_ns, offered }'
 }
 
 json_field() { # the number after "$1": in the one-line JSON file $2
@@ -295,23 +323,23 @@ json_field() { # the number after "$1": in the one-line JSON file $2
 
 echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) $(nproc) CPUs, forwarder on CPU $FWD_CPU," \
     "generator on CPU $GEN_CPU, ${DURATION}s x $REPS, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$log"
-echo "# peer pps cpu_ns_per_frame offered_pps" | tee -a "$log"
+echo "# peer pps cpu_ns_per_frame user_ns_per_frame offered_pps" | tee -a "$log"
 for rep in $(seq "$REPS"); do
     for peer in $PEERS; do
-        measure "$peer" >"$dir/one.txt"
+        measure "$peer" "$rep" >"$dir/one.txt"
         tee -a "$log" <"$dir/one.txt" >>"$dir/results.txt"
         cat "$dir/one.txt"
     done
 done
 
 # Medians per peer.
-echo "# medians of $REPS runs: peer Mpps cpu_ns_per_frame offered_Mpps" | tee -a "$log"
+echo "# medians of $REPS runs: peer Mpps cpu_ns_per_frame user_ns_per_frame offered_Mpps" | tee -a "$log"
 for peer in $PEERS; do
     awk -v p="$peer" '$1 == p' "$dir/results.txt" | awk '
-        { pps[NR] = $2; cpu[NR] = $3; off[NR] = $4 }
+        { pps[NR] = $2; cpu[NR] = $3; user[NR] = $4; off[NR] = $5 }
         function median(a, n,   i, j, t) {
             for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
             return a[int((n + 1) / 2)]
         }
-        END { printf "%s %.3f %s %.3f\n", $1, median(pps, NR) / 1e6, median(cpu, NR), median(off, NR) / 1e6 }'
+        END { printf "%s %.3f %s %s %.3f\n", $1, median(pps, NR) / 1e6, median(cpu, NR), median(user, NR), median(off, NR) / 1e6 }'
 done | tee -a "$log"

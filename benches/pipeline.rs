@@ -9,6 +9,8 @@
 //!
 //! - `pipeline/dvr_cached`: seed + learned flows, flow cache warm (every packet a cache hit):
 //!   parse, hash, cache probe, counters, execute (dec_ttl + 2 rewrites + output).
+//!   `pipeline/dvr_cached_one_flow`: the same with all 32 frames of one flow (one UDP source
+//!   port), as in the forwarding benchmark (`benches/forward.sh`).
 //! - `pipeline/dvr_miss`: the same frames with a 2-slot flow cache, which 32 distinct keys
 //!   cycling through evict before any of them comes back: every packet walks the three tables
 //!   (the setup asserts that every packet was a cache miss). 10,000 extra flows over 5 tables
@@ -193,8 +195,9 @@ fn dvr_pipeline(cache_slots: usize, extra: bool) -> Arc<Pipeline> {
     p
 }
 
-/// 32 frames (each at `HEADROOM` in its own `SLOT`-byte slot), UDP source ports 1000..1032.
-fn template() -> Vec<u8> {
+/// 32 frames (each at `HEADROOM` in its own `SLOT`-byte slot) of `flows` flows: UDP source
+/// ports 1000.. in turn (32 flows: each frame its own).
+fn template(flows: usize) -> Vec<u8> {
     let mut buf = vec![0u8; BATCH * SLOT];
     let spec = build::Ipv4Spec {
         src_mac: VM2,
@@ -204,8 +207,8 @@ fn template() -> Vec<u8> {
         ttl: 64,
     };
     for (i, slot) in buf.chunks_mut(SLOT).enumerate() {
-        let n = build::udp4(&mut slot[HEADROOM..], &spec, 1000 + i as u16, 5001, 22)
-            .expect("frame fits");
+        let sport = 1000 + (i % flows) as u16;
+        let n = build::udp4(&mut slot[HEADROOM..], &spec, sport, 5001, 22).expect("frame fits");
         assert_eq!(n, FRAME_LEN);
     }
     buf
@@ -235,20 +238,19 @@ fn check_routed(buf: &[u8], out: &Verdicts) {
     }
 }
 
-fn bench_worker(c: &mut Criterion, name: &str, p: &Arc<Pipeline>, expect_hits: bool) {
-    let tmpl = template();
+fn bench_worker(c: &mut Criterion, name: &str, p: &Arc<Pipeline>, tmpl: &[u8], expect_hits: bool) {
     let mut worker = p.worker();
     let mut out = Verdicts::default();
     // Warm up (fills the cache when there is room) and check the route and the cache
     // behaviour before timing anything.
     for _ in 0..4 {
-        let mut buf = tmpl.clone();
+        let mut buf = tmpl.to_vec();
         run(&mut worker, &mut buf, &mut out);
         check_routed(&buf, &out);
     }
     worker.flush();
     let before = p.counters();
-    let mut buf = tmpl.clone();
+    let mut buf = tmpl.to_vec();
     run(&mut worker, &mut buf, &mut out);
     worker.flush();
     let after = p.counters();
@@ -279,7 +281,7 @@ fn bench_worker(c: &mut Criterion, name: &str, p: &Arc<Pipeline>, expect_hits: b
             // The two `Instant::now` calls add about 25 ns per batch (< 1 ns per packet).
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                buf.copy_from_slice(&tmpl);
+                buf.copy_from_slice(tmpl);
                 let t = Instant::now();
                 run(&mut worker, black_box(&mut buf), &mut out);
                 total += t.elapsed();
@@ -291,16 +293,17 @@ fn bench_worker(c: &mut Criterion, name: &str, p: &Arc<Pipeline>, expect_hits: b
 }
 
 fn pipeline(c: &mut Criterion) {
+    let tmpl = template(BATCH);
     let cached = dvr_pipeline(wyvern_pipeline::cache::DEFAULT_CACHE_SLOTS, false);
-    bench_worker(c, "dvr_cached", &cached, true);
+    bench_worker(c, "dvr_cached", &cached, &tmpl, true);
+    bench_worker(c, "dvr_cached_one_flow", &cached, &template(1), true);
 
     // Two slots (the minimum): 32 distinct keys cycling through them never hit.
     let miss = dvr_pipeline(2, true);
-    bench_worker(c, "dvr_miss", &miss, false);
+    bench_worker(c, "dvr_miss", &miss, &tmpl, false);
     let miss_seed = dvr_pipeline(2, false);
-    bench_worker(c, "dvr_miss_seed", &miss_seed, false);
+    bench_worker(c, "dvr_miss_seed", &miss_seed, &tmpl, false);
 
-    let tmpl = template();
     let frame = &tmpl[HEADROOM..HEADROOM + FRAME_LEN];
     let mut key = FlowKey::default();
     wire::extract(frame, VM2_PORT, &mut key).expect("parses");

@@ -1027,4 +1027,63 @@ mod tests {
         assert_eq!(recv(&mut b, 1).len(), 1);
         assert!(recv(&mut a, 1).is_empty());
     }
+
+    /// A burst whose frames all go, in order, to one port of the worker is handed to that
+    /// port whole; a burst that mixes ports, or drops some of its frames, goes frame by frame.
+    /// Each port must get exactly its frames, in order, either way.
+    #[test]
+    fn whole_bursts_and_mixed_bursts_reach_their_ports_in_order() {
+        const C: [u8; 6] = [2, 0, 0, 0, 0, 0xc];
+        const D: [u8; 6] = [2, 0, 0, 0, 0, 0xd];
+        let bridge = Bridge::start(
+            pipeline(&[
+                "priority=10,in_port=1,dl_dst=02:00:00:00:00:0b actions=output:2",
+                "priority=10,in_port=1,dl_dst=02:00:00:00:00:0c actions=output:3",
+                "priority=10,in_port=4,dl_dst=02:00:00:00:00:0b actions=output:2",
+                "priority=10,in_port=4,dl_dst=02:00:00:00:00:0d actions=drop",
+            ]),
+            config(1),
+        )
+        .unwrap();
+        let (mut a, a_sw) = LoopbackPort::pair("a", "a-sw");
+        let (mut b, b_sw) = LoopbackPort::pair("b", "b-sw");
+        let (mut c, c_sw) = LoopbackPort::pair("c", "c-sw");
+        let (mut e, e_sw) = LoopbackPort::pair("e", "e-sw");
+        assert_eq!(bridge.attach(Box::new(b_sw), Some(2)).unwrap(), 2);
+        assert_eq!(bridge.attach(Box::new(c_sw), Some(3)).unwrap(), 3);
+        // Queued before their ports are attached, so that each arrives as one burst: from
+        // port 1 frames for two ports, from port 4 frames for one port with a drop between.
+        for (dst, len) in [(B, 60), (B, 61), (C, 62), (B, 63), (C, 64)] {
+            send(&mut a, &eth(dst, A, len));
+        }
+        for (dst, len) in [(B, 65), (D, 66), (B, 67)] {
+            send(&mut e, &eth(dst, A, len));
+        }
+        assert_eq!(bridge.attach(Box::new(a_sw), Some(1)).unwrap(), 1);
+        assert_eq!(bridge.attach(Box::new(e_sw), Some(4)).unwrap(), 4);
+        let want_c: Vec<_> = [62, 64].map(|len| eth(C, A, len)).to_vec();
+        assert_eq!(recv(&mut c, 2), want_c);
+        // Then bursts of frames for b alone.
+        for len in 70..100 {
+            send(&mut a, &eth(B, A, len));
+        }
+        let want_b: Vec<_> = [60, 61, 63, 65, 67]
+            .into_iter()
+            .chain(70..100)
+            .map(|len| eth(B, A, len))
+            .collect();
+        assert_eq!(recv(&mut b, want_b.len()), want_b);
+        assert!(recv(&mut c, 1).is_empty(), "nothing else for c");
+        let ports = bridge.ports();
+        let tx = |no| {
+            ports
+                .iter()
+                .find(|p| p.no == no)
+                .unwrap()
+                .counters
+                .tx_packets
+        };
+        assert_eq!((tx(2), tx(3)), (35, 2));
+        bridge.shutdown();
+    }
 }

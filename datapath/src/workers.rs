@@ -22,7 +22,9 @@
 //! ## No allocation per frame, no copy where it can be helped
 //! The receive burst, the per-port transmit bursts, the verdicts and the pipeline batch vector
 //! are allocated once and reused. A frame going to one port of this worker is not copied: its
-//! buffer is swapped into the output burst. A frame an AF_XDP port received lives in a UMEM
+//! buffer is swapped into the output burst; and when every frame of a receive burst goes, in
+//! order and as it is, to one port of this worker (one routed flow), the receive burst is
+//! handed to that port whole, with no per-frame delivery at all. A frame an AF_XDP port received lives in a UMEM
 //! frame ([`crate::afxdp`]); the AF_XDP ports of one worker share a UMEM, so when such a frame
 //! goes to one of them the port hands the frame itself to the kernel. A frame going to
 //! another worker's port crosses in a heap buffer from that worker's pool: swapped in if the
@@ -39,11 +41,11 @@
 //!
 //! ## Counters
 //! Per-port counters are the port's own plus the drops the worker makes on its behalf
-//! (configuration says no: [`DropReason::AdminDown`]), published after every burst. Frames no
-//! port can count (to a port number that does not exist, or to a full inbox of another worker)
-//! are counted in [`WorkerStats`].
+//! (configuration says no: [`DropReason::AdminDown`]), published after every burst that moved
+//! frames and with the housekeeping (so an empty receive, which a busy-polling worker makes
+//! on every turn, costs no publishing). Frames no port can count (to a port number that does
+//! not exist, or to a full inbox of another worker) are counted in [`WorkerStats`].
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +53,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::{Receiver, Sender};
 use crossbeam::queue::ArrayQueue;
+// hashbrown's default hasher (foldhash): the port maps are looked up once per output frame,
+// where std's SipHash cost about 20 ns.
+use hashbrown::HashMap;
 use wyvern_pipeline::{EmitData, Pipeline, RxPacket, Verdicts};
 
 use crate::bridge::PortShared;
@@ -391,12 +396,23 @@ impl Slot {
         if self.tx.is_empty() {
             return;
         }
-        if let Err(e) = self.port.send_burst(self.tx.packets_mut()) {
-            stats.port_errors += 1;
-            tracing::debug!(port = self.no, error = %e, "send failed");
-        }
+        transmit(&mut *self.port, self.no, self.tx.packets_mut(), stats);
         self.tx.clear();
         self.publish(stats);
+    }
+
+    /// Send `bufs` (a whole receive burst) as they are, after what the transmit burst holds.
+    fn send_now(&mut self, bufs: &mut [PacketBuf], stats: &mut WorkerStats) {
+        self.send(stats);
+        transmit(&mut *self.port, self.no, bufs, stats);
+        self.publish(stats);
+    }
+}
+
+fn transmit(port: &mut dyn Port, no: u32, bufs: &mut [PacketBuf], stats: &mut WorkerStats) {
+    if let Err(e) = port.send_burst(bufs) {
+        stats.port_errors += 1;
+        tracing::debug!(port = no, error = %e, "send failed");
     }
 }
 
@@ -407,6 +423,14 @@ enum Src {
     Rx(usize),
     /// `arena[offset..offset + len]`: a copy in the verdicts' arena, or an injected frame.
     Arena(usize, usize),
+}
+
+/// The bytes of `src`: a frame of the receive burst `rx`, or a piece of `arena`.
+fn src_bytes<'a>(rx: &'a Burst, arena: &'a [u8], src: Src) -> Option<&'a [u8]> {
+    match src {
+        Src::Rx(i) => rx.packets().get(i).map(PacketBuf::data),
+        Src::Arena(off, len) => arena.get(off..off + len),
+    }
 }
 
 /// A worker thread's state.
@@ -535,6 +559,9 @@ impl WorkerLoop {
             let idle = !busy && !self.busy_poll;
             if idle || turn.is_multiple_of(HOUSEKEEPING_TURNS) {
                 self.pw.flush();
+                for slot in self.slots.iter_mut().flatten() {
+                    slot.publish(&mut self.stats);
+                }
                 self.shared.stats.publish(&self.stats);
                 if self.last_link_check.elapsed() >= LINK_CHECK {
                     self.check_links();
@@ -733,7 +760,8 @@ impl WorkerLoop {
         };
         slot.ready = n > 0;
         if n == 0 {
-            slot.publish(&mut self.stats);
+            // Drops the port counted without returning frames are published by the
+            // housekeeping: a busy-polling worker polls an idle port on every turn.
             return false;
         }
         if slot.shared.config().blocks_rx() {
@@ -770,6 +798,10 @@ impl WorkerLoop {
             buf.set_window(start, len);
         }
         self.stats.batches += 1;
+        if self.send_whole_burst() {
+            self.flush_tx();
+            return;
+        }
 
         let verdicts = std::mem::take(&mut self.verdicts);
         self.refs[..n].fill(0);
@@ -799,6 +831,48 @@ impl WorkerLoop {
         self.wake_peers();
     }
 
+    /// When the verdicts send every frame of the burst, in order and as they are (in their
+    /// receive buffers, no tunnel metadata, no offload work left), to one port of this
+    /// worker, that port is handed the receive burst whole, as the bare forwarder does: no
+    /// per-frame delivery, no buffer swapped into its transmit burst. One routed flow between
+    /// two ports of a worker is that case. Returns whether it was.
+    fn send_whole_burst(&mut self) -> bool {
+        let emits = &self.verdicts.emits;
+        let Some(first) = emits.first() else {
+            return false;
+        };
+        let plain = wyvern_pipeline::PacketMeta::default();
+        let whole = emits.len() == self.rx.len()
+            && emits.iter().enumerate().all(|(i, e)| {
+                usize::from(e.packet) == i
+                    && e.port == first.port
+                    && e.data == EmitData::Frame
+                    && e.meta == plain
+            })
+            && self
+                .rx
+                .packets()
+                .iter()
+                .all(|p| p.meta == PacketMeta::default());
+        if !whole {
+            return false;
+        }
+        let Some(slot) = self
+            .by_no
+            .get(&first.port)
+            .and_then(|&i| self.slots[i].as_mut())
+        else {
+            return false;
+        };
+        if slot.shared.config().blocks_tx() {
+            slot.extra
+                .tx_drop(DropReason::AdminDown, emits.len() as u64);
+        } else {
+            slot.send_now(self.rx.packets_mut(), &mut self.stats);
+        }
+        true
+    }
+
     /// Whether an output of `src` is the last one using its receive buffer (then the buffer
     /// may be handed over instead of copied); counts the use.
     fn last_use(&mut self, src: Src) -> bool {
@@ -817,16 +891,11 @@ impl WorkerLoop {
     /// Output one frame of the current batch to OpenFlow port `no`.
     fn deliver(&mut self, no: u32, src: Src, arena: &[u8], meta: PacketMeta) {
         let swap = self.last_use(src);
-        let bytes: &[u8] = match src {
-            Src::Rx(i) => match self.rx.packets().get(i) {
-                Some(p) => p.data(),
-                None => return,
-            },
-            Src::Arena(off, len) => match arena.get(off..off + len) {
-                Some(b) => b,
-                None => return,
-            },
-        };
+        if let Src::Rx(i) = src
+            && i >= self.rx.len()
+        {
+            return;
+        }
         if let Some(&i) = self.by_no.get(&no) {
             let Some(slot) = self.slots[i].as_mut() else {
                 return;
@@ -835,9 +904,13 @@ impl WorkerLoop {
                 slot.extra.tx_drop(DropReason::AdminDown, 1);
                 return;
             }
+            // The frame's bytes are looked at only when they are copied.
             let frame = match (swap, src) {
                 (true, Src::Rx(p)) => Outgoing::Own(&mut self.rx.packets_mut()[p]),
-                _ => Outgoing::Bytes(bytes),
+                _ => match src_bytes(&self.rx, arena, src) {
+                    Some(bytes) => Outgoing::Bytes(bytes),
+                    None => return,
+                },
             };
             if slot.enqueue(frame, meta, &mut self.stats) && !slot.dirty {
                 slot.dirty = true;
@@ -854,6 +927,10 @@ impl WorkerLoop {
                     std::mem::swap(&mut buf, &mut self.rx.packets_mut()[p]);
                 }
                 _ => {
+                    let Some(bytes) = src_bytes(&self.rx, arena, src) else {
+                        let _ = peer.pool.push(buf);
+                        return;
+                    };
                     buf.reserve_room(bytes.len());
                     buf.reset();
                     buf.set_frame(bytes);

@@ -71,6 +71,15 @@ impl FlowCache {
         })
     }
 
+    /// Whether slot `i` holds `key` (checked without its hash: for the slot a previous
+    /// packet of the batch used, where consecutive packets of one flow find it again).
+    #[inline]
+    pub fn holds(&self, i: usize, key: &FlowKey) -> bool {
+        self.slots
+            .get(i)
+            .is_some_and(|s| s.generation == self.generation && s.entry.is_some() && s.key == *key)
+    }
+
     /// The translation in slot `i`.
     #[inline]
     pub fn entry(&self, i: usize) -> Option<&Arc<Translation>> {
@@ -170,7 +179,13 @@ mod tests {
         assert_eq!(c.find(&k, h), None);
         let i = c.insert(k, h, Arc::new(Translation::default()), &tables, 0);
         assert_eq!(c.find(&k, h), Some(i));
+        assert!(c.holds(i, &k));
+        let mut other = k;
+        other.set(Field::InPort, 4);
+        assert!(!c.holds(i, &other), "another key is not held");
+        assert!(!c.holds(i ^ 1, &k), "nor is the key in the slot next to it");
         c.set_generation(2, &tables, 0);
         assert_eq!(c.find(&k, h), None, "a new generation invalidates");
+        assert!(!c.holds(i, &k), "a new generation invalidates the slot");
     }
 }

@@ -119,20 +119,37 @@ pub(crate) struct ExecEnv<'a> {
     pub now_ms: u64,
 }
 
-/// Runs `t` on one frame. Returns true when the frame went somewhere.
+/// Runs `t` on one frame. The fast shape is inlined into the caller (the worker's loop); the
+/// general op loop is a call.
+#[inline]
 pub(crate) fn execute(
     t: &Translation,
     index: u16,
     frame: &mut Frame<'_>,
-    mut layout: Layout,
+    layout: &Layout,
+    meta: PacketMeta,
+    out: &mut Verdicts,
+    env: &mut ExecEnv<'_>,
+) {
+    match &t.fast {
+        Some(f) => execute_fast(f, index, frame, layout, meta, out),
+        None => execute_ops(t, index, frame, layout, meta, out, env),
+    }
+}
+
+/// [`execute`] through `t.ops`, one at a time.
+#[inline(never)]
+fn execute_ops(
+    t: &Translation,
+    index: u16,
+    frame: &mut Frame<'_>,
+    layout: &Layout,
     mut meta: PacketMeta,
     out: &mut Verdicts,
     env: &mut ExecEnv<'_>,
 ) {
-    if let Some(f) = &t.fast {
-        execute_fast(f, index, frame, &layout, meta, out);
-        return;
-    }
+    // VLAN pushes and pops move the headers: this packet's own copy.
+    let mut layout = *layout;
     let first_emit = out.emits.len();
     let mut shared_from = first_emit;
     let mut delivered = false;
@@ -326,7 +343,7 @@ mod tests {
             t,
             3,
             &mut frame,
-            layout,
+            &layout,
             PacketMeta::default(),
             &mut out,
             &mut env,

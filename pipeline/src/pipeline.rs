@@ -449,7 +449,7 @@ impl Injector<'_> {
             now_ms: self.now_ms,
         };
         self.out.clear();
-        execute(&t, 0, &mut frame, layout, meta, &mut self.out, &mut env);
+        execute(&t, 0, &mut frame, &layout, meta, &mut self.out, &mut env);
         let final_bytes = frame.bytes();
         for e in &self.out.emits {
             let data = self

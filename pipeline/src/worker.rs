@@ -16,7 +16,7 @@ use crate::pipeline::Pipeline;
 use crate::stats::{DropReason, WorkerCounters};
 use crate::tables::TablesReader;
 use crate::translate::translate;
-use crate::wire::{self, Frame};
+use crate::wire::{self, Frame, Layout};
 
 /// How often a busy worker credits its counters to rules and tables.
 pub const FLUSH_INTERVAL_MS: u64 = 100;
@@ -69,40 +69,50 @@ impl Worker {
             now_ms,
         };
         let packet_ins_before = env.counters.packet_ins;
+        let mut layout = Layout::default();
+        let mut previous: Option<usize> = None;
         for (index, pkt) in batch.iter_mut().enumerate() {
             env.counters.packets += 1;
             let mut key = FlowKey::default();
             pkt.meta.write_to(&mut key);
-            let layout = match wire::extract(pkt.frame.bytes(), pkt.in_port, &mut key) {
-                Ok(layout) => layout,
-                Err(stop) if stop.reason.is_drop() => {
+            match wire::extract_into(pkt.frame.bytes(), pkt.in_port, &mut key, &mut layout) {
+                Ok(()) => {}
+                Err(reason) if reason.is_drop() => {
                     env.counters.drop(DropReason::Runt);
                     continue;
                 }
-                Err(stop) => {
-                    env.counters.parse_truncated += 1;
-                    stop.layout
-                }
-            };
-            let hash = key.hash64();
-            let slot = match self.cache.find(&key, hash) {
+                Err(_) => env.counters.parse_truncated += 1,
+            }
+            // Packets of one flow come in runs: the previous packet's slot is tried first,
+            // which spares hashing the key and probing for it.
+            let slot = match previous.filter(|&s| self.cache.holds(s, &key)) {
                 Some(slot) => {
                     env.counters.cache_hits += 1;
                     slot
                 }
                 None => {
-                    env.counters.cache_misses += 1;
-                    let t = Arc::new(translate(&tables, &key, 0, None));
-                    self.cache.insert(key, hash, t, p.table_counters(), now_ms)
+                    let hash = key.hash64();
+                    match self.cache.find(&key, hash) {
+                        Some(slot) => {
+                            env.counters.cache_hits += 1;
+                            slot
+                        }
+                        None => {
+                            env.counters.cache_misses += 1;
+                            let t = Arc::new(translate(&tables, &key, 0, None));
+                            self.cache.insert(key, hash, t, p.table_counters(), now_ms)
+                        }
+                    }
                 }
             };
+            previous = Some(slot);
             self.cache.credit(slot, pkt.frame.len());
             if let Some(t) = self.cache.entry(slot) {
                 execute(
                     t,
                     index as u16,
                     &mut pkt.frame,
-                    layout,
+                    &layout,
                     pkt.meta,
                     out,
                     &mut env,
@@ -133,5 +143,102 @@ impl Worker {
 impl Drop for Worker {
     fn drop(&mut self) {
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::FlowModCommand;
+    use crate::flowmod::FlowFilter;
+    use crate::pipeline::PipelineConfig;
+    use crate::tables::PipelinePort;
+    use crate::text::parse_flow;
+    use crate::wire::build;
+
+    /// A UDP frame to `dst_ip`, in a buffer with 64 bytes of headroom.
+    fn udp_to(dst_ip: [u8; 4]) -> Vec<u8> {
+        let mut b = vec![0u8; 64 + 64];
+        let spec = build::Ipv4Spec {
+            src_mac: [2, 0, 0, 0, 0, 1],
+            dst_mac: [2, 0, 0, 0, 0, 2],
+            src_ip: [10, 0, 0, 9],
+            dst_ip,
+            ttl: 64,
+        };
+        let n = build::udp4(&mut b[64..], &spec, 1000, 2000, 18).unwrap();
+        b.truncate(64 + n);
+        b
+    }
+
+    /// Runs of one flow take the previous packet's cache slot without hashing; a packet of
+    /// another flow, or the same bytes on another port, must not: each packet still gets its
+    /// own flow's actions and counts for its own flow.
+    #[test]
+    fn runs_of_one_flow_and_alternating_flows_each_get_their_own_entry() {
+        let p = Pipeline::new(PipelineConfig::default());
+        let flows = [
+            "priority=10,ip,in_port=1,nw_dst=10.0.0.1 actions=output:2",
+            "priority=10,ip,in_port=1,nw_dst=10.0.0.2 actions=output:3",
+            "priority=10,in_port=5 actions=output:4",
+        ];
+        let mods: Vec<_> = flows
+            .iter()
+            .map(|f| parse_flow(f, FlowModCommand::Add).unwrap())
+            .collect();
+        p.apply(&mods).unwrap();
+        let port = |no| PipelinePort {
+            no,
+            network: 0,
+            no_flood: false,
+            down: false,
+        };
+        p.set_ports([1, 2, 3, 4, 5].into_iter().map(port).collect());
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        // (destination, in_port, the port it must leave by)
+        let packets = [
+            (a, 1, 2),
+            (a, 1, 2),
+            (b, 1, 3),
+            (a, 1, 2),
+            (b, 1, 3),
+            (b, 1, 3),
+            (a, 5, 4),
+            (a, 1, 2),
+        ];
+        let mut w = p.worker();
+        let mut out = Verdicts::default();
+        // Twice: cache misses first, then every packet a hit.
+        for round in 0..2 {
+            let mut bufs: Vec<Vec<u8>> = packets.iter().map(|&(ip, _, _)| udp_to(ip)).collect();
+            let mut batch: Vec<RxPacket<'_>> = bufs
+                .iter_mut()
+                .zip(packets)
+                .map(|(buf, (_, in_port, _))| {
+                    let len = buf.len() - 64;
+                    RxPacket {
+                        frame: Frame::new(buf, 64, len).unwrap(),
+                        in_port,
+                        meta: crate::execute::PacketMeta::default(),
+                    }
+                })
+                .collect();
+            w.process(&mut batch, &mut out);
+            let ports: Vec<u32> = out.emits.iter().map(|e| e.port).collect();
+            let want: Vec<u32> = packets.iter().map(|&(_, _, out)| out).collect();
+            assert_eq!(ports, want, "round {round}");
+        }
+        w.flush();
+        let dump = p.dump_flows(&FlowFilter::default());
+        let counts: Vec<u64> = mods
+            .iter()
+            .map(|m| {
+                let flow = dump.iter().find(|s| s.spec.matching == m.spec.matching);
+                flow.expect("the flow is installed").packets
+            })
+            .collect();
+        assert_eq!(counts, [8, 6, 2], "n_packets per flow over both rounds");
+        let c = p.counters();
+        assert_eq!((c.cache_misses, c.cache_hits), (3, 13));
     }
 }

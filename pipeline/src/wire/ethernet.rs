@@ -42,13 +42,19 @@ impl<'a> EthernetHeader<'a> {
     pub fn new_checked(b: &'a [u8]) -> Option<Self> {
         b.first_chunk().map(EthernetHeader)
     }
+    /// Each MAC is read as one big-endian 8-byte word around it and shifted or masked into
+    /// place: a load and a byte swap instead of six shifts of a 128-bit value (`mac`).
     #[inline]
     pub fn dst(&self) -> u128 {
-        mac(&self.0[field::DST])
+        let h = self.0;
+        let w = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+        u128::from(w >> 16)
     }
     #[inline]
     pub fn src(&self) -> u128 {
-        mac(&self.0[field::SRC])
+        let h = self.0;
+        let w = u64::from_be_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]);
+        u128::from(w & 0xffff_ffff_ffff)
     }
     #[inline]
     pub fn ethertype(&self) -> u16 {

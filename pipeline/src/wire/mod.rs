@@ -47,6 +47,6 @@ mod rewrite;
 #[cfg(test)]
 mod tests;
 
-pub use extract::{L3Proto, L4Proto, Layout, ParseStop, StopReason, extract};
+pub use extract::{L3Proto, L4Proto, Layout, ParseStop, StopReason, extract, extract_into};
 pub use frame::Frame;
 pub use rewrite::{RewriteError, TtlOutcome, VlanError, dec_ttl, pop_vlan, push_vlan, set_field};
