@@ -14,25 +14,15 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{
-    Cleanup, Responder, TwoHosts, in_netns, netns_exec, prefix, spawn_ping, veth, veth_with_queues,
-    wait_while,
-};
+use common::{Responder, TwoHosts, VethPair, in_netns, netns_exec, spawn_ping, wait_while};
 use wyvern_datapath::afxdp::{AfXdpConfig, AfXdpPort, SharedUmem, XdpMode, ZeroCopy};
 use wyvern_datapath::{Burst, DropReason, PacketBuf, Port};
 
 #[test]
 fn afxdp_generic_answers_ping_by_hand() {
     require_root!();
-    let p = prefix("x");
-    let (ns_host, ns_port) = (format!("{p}h"), format!("{p}p"));
-    let (host_if, port_if) = (format!("{p}a"), format!("{p}b"));
-    let mut cleanup = Cleanup::default();
-    cleanup.link(&host_if);
-    cleanup.link(&port_if);
-    cleanup.netns(&ns_host);
-    cleanup.netns(&ns_port);
-    veth(&host_if, &ns_host, "10.98.0.1/24", &port_if, &ns_port);
+    let pair = VethPair::new("x", "10.98.0.1/24", 1);
+    let (ns_host, ns_port, port_if) = (&pair.ns_host, &pair.ns_port, &pair.port_if);
 
     let mut port = in_netns(&ns_port, || {
         let mut cfg = AfXdpConfig::new(&port_if);
@@ -161,15 +151,9 @@ fn forward(from: &mut AfXdpPort, to: &mut AfXdpPort, burst: &mut Burst) {
 #[test]
 fn afxdp_port_binds_every_queue_and_receives_from_all() {
     require_root!();
-    let p = prefix("q");
-    let (ns_host, ns_port) = (format!("{p}h"), format!("{p}p"));
-    let (host_if, port_if) = (format!("{p}a"), format!("{p}b"));
-    let mut cleanup = Cleanup::default();
-    cleanup.link(&host_if);
-    cleanup.link(&port_if);
-    cleanup.netns(&ns_host);
-    cleanup.netns(&ns_port);
-    veth_with_queues(&host_if, &ns_host, "10.95.0.1/24", &port_if, &ns_port, 4);
+    let pair = VethPair::new("q", "10.95.0.1/24", 4);
+    let (ns_host, ns_port) = (&pair.ns_host, &pair.ns_port);
+    let (host_if, port_if) = (&pair.host_if, &pair.port_if);
 
     let open = |queues: Option<u32>| {
         in_netns(&ns_port, || {

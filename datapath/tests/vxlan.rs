@@ -13,53 +13,43 @@ use std::net::{Ipv4Addr, UdpSocket};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use common::{Cleanup, Responder, in_netns, ip, prefix, spawn_ping, veth, wait_while};
+use common::{Responder, VethPair, in_netns, ip, prefix, spawn_ping, wait_while};
 use wyvern_datapath::vxlan::{VxlanConfig, VxlanPort};
 use wyvern_datapath::{Burst, MacAddr, PacketBuf, Port, TunnelMeta};
 
-/// Namespaces K and W joined by a veth underlay (`k0` 10.96.0.1 in K, 10.96.0.2 in W), and the
-/// port under test on W's address. All of it is deleted when this is dropped.
+/// Namespaces K (`ns_host`) and W (`ns_port`) joined by a veth underlay (10.96.0.1 in K,
+/// 10.96.0.2 in W), and the port under test on W's address. All of it is deleted when this is
+/// dropped.
 struct Underlay {
-    ns_k: String,
-    k0: String,
+    net: VethPair,
     port: VxlanPort,
-    _cleanup: Cleanup,
 }
 
 impl Underlay {
     fn new(tag: &str) -> Underlay {
-        let p = prefix(tag);
-        let (ns_k, ns_w) = (format!("{p}k"), format!("{p}w"));
-        let (k0, k1) = (format!("{p}k0"), format!("{p}k1"));
-        let mut cleanup = Cleanup::default();
-        cleanup.link(&k0);
-        cleanup.link(&k1);
-        cleanup.netns(&ns_k);
-        cleanup.netns(&ns_w);
-        veth(&k0, &ns_k, "10.96.0.1/24", &k1, &ns_w);
-        ip(&["-n", &ns_w, "addr", "add", "10.96.0.2/24", "dev", &k1]);
-        let port = in_netns(&ns_w, || {
+        let net = VethPair::new(tag, "10.96.0.1/24", 1);
+        ip(&[
+            "-n",
+            &net.ns_port,
+            "addr",
+            "add",
+            "10.96.0.2/24",
+            "dev",
+            &net.port_if,
+        ]);
+        let port = in_netns(&net.ns_port, || {
             VxlanPort::open(&VxlanConfig::new("vxlan0", Ipv4Addr::new(10, 96, 0, 2)))
         })
         .expect("open VXLAN port");
-        Underlay {
-            ns_k,
-            k0,
-            port,
-            _cleanup: cleanup,
-        }
+        Underlay { net, port }
     }
 }
 
 #[test]
 fn vxlan_port_interoperates_with_linux_vxlan() {
     require_root!();
-    let Underlay {
-        ns_k,
-        k0,
-        mut port,
-        _cleanup,
-    } = Underlay::new("v");
+    let Underlay { net, mut port } = Underlay::new("v");
+    let (ns_k, k0) = (&net.ns_host, &net.host_if);
     let vx = format!("{}vx", prefix("v"));
     ip(&[
         "-n",
@@ -135,12 +125,8 @@ fn udp_sniffer() -> UdpSocket {
 #[test]
 fn vxlan_port_sends_a_zero_udp_checksum() {
     require_root!();
-    let Underlay {
-        ns_k,
-        mut port,
-        _cleanup,
-        ..
-    } = Underlay::new("z");
+    let Underlay { net, mut port } = Underlay::new("z");
+    let ns_k = &net.ns_host;
     let sniffer = in_netns(&ns_k, udp_sniffer);
 
     let mut frame = PacketBuf::from_slice(&[0x5a; 60]);

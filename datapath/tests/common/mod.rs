@@ -124,6 +124,39 @@ pub fn veth_with_queues(a: &str, ns_a: &str, addr: &str, b: &str, ns_b: &str, qu
     ip(&["-n", ns_b, "link", "set", "lo", "up"]);
 }
 
+/// Two namespaces made for a test, `{prefix}h` and `{prefix}p`, joined by a veth pair:
+/// `host_if` (with `addr`) in `ns_host`, `port_if` (up, no address) in `ns_port`, each end with
+/// `queues` RX and TX queues. All of it is deleted when this is dropped.
+#[derive(Debug)]
+pub struct VethPair {
+    pub ns_host: String,
+    pub ns_port: String,
+    pub host_if: String,
+    pub port_if: String,
+    _cleanup: Cleanup,
+}
+
+impl VethPair {
+    pub fn new(tag: &str, addr: &str, queues: u32) -> VethPair {
+        let p = prefix(tag);
+        let (ns_host, ns_port) = (format!("{p}h"), format!("{p}p"));
+        let (host_if, port_if) = (format!("{p}a"), format!("{p}b"));
+        let mut cleanup = Cleanup::default();
+        cleanup.link(&host_if);
+        cleanup.link(&port_if);
+        cleanup.netns(&ns_host);
+        cleanup.netns(&ns_port);
+        veth_with_queues(&host_if, &ns_host, addr, &port_if, &ns_port, queues);
+        VethPair {
+            ns_host,
+            ns_port,
+            host_if,
+            port_if,
+            _cleanup: cleanup,
+        }
+    }
+}
+
 /// Two host namespaces plugged into a switch namespace by veth pairs: `a0` (10.`net`.0.1/24,
 /// in `ns_a`) to `a1` (in `ns_sw`), and `b0` (10.`net`.0.2/24, in `ns_b`) to `b1` (in
 /// `ns_sw`). All of it is deleted when this is dropped.
