@@ -24,8 +24,8 @@ fn afxdp_generic_answers_ping_by_hand() {
     let pair = VethPair::new("x", "10.98.0.1/24", 1);
     let (ns_host, ns_port, port_if) = (&pair.ns_host, &pair.ns_port, &pair.port_if);
 
-    let mut port = in_netns(&ns_port, || {
-        let mut cfg = AfXdpConfig::new(&port_if);
+    let mut port = in_netns(ns_port, || {
+        let mut cfg = AfXdpConfig::new(port_if);
         cfg.mode = XdpMode::Generic;
         cfg.ring_size = 512;
         AfXdpPort::open(&cfg)
@@ -39,7 +39,7 @@ fn afxdp_generic_answers_ping_by_hand() {
     let mut responder = Responder::new(port.mac(), Ipv4Addr::new(10, 98, 0, 2));
     let mut rx = Burst::new(Burst::DEFAULT_SIZE);
     let mut sent_bytes = 0;
-    let mut ping = spawn_ping(&ns_host, "10.98.0.2", &[]);
+    let mut ping = spawn_ping(ns_host, "10.98.0.2", &[]);
     let ok = wait_while(&mut ping, Duration::from_secs(8), || {
         sent_bytes += responder.serve(&mut port, &mut rx);
     });
@@ -156,8 +156,8 @@ fn afxdp_port_binds_every_queue_and_receives_from_all() {
     let (host_if, port_if) = (&pair.host_if, &pair.port_if);
 
     let open = |queues: Option<u32>| {
-        in_netns(&ns_port, || {
-            let mut cfg = AfXdpConfig::new(&port_if);
+        in_netns(ns_port, || {
+            let mut cfg = AfXdpConfig::new(port_if);
             cfg.ring_size = 512;
             cfg.queues = queues;
             AfXdpPort::open(&cfg)
@@ -169,18 +169,18 @@ fn afxdp_port_binds_every_queue_and_receives_from_all() {
     let mac = open(Some(1)).mac();
     common::ip(&[
         "-n",
-        &ns_host,
+        ns_host,
         "neigh",
         "replace",
         "10.95.0.2",
         "lladdr",
         &mac.to_string(),
         "dev",
-        &host_if,
+        host_if,
     ]);
     let send_and_count = |port: &mut AfXdpPort| {
         let script = "for i in $(seq 1 64); do echo x > /dev/udp/10.95.0.2/$((7000 + i)); done";
-        let (ok, out) = netns_exec(&ns_host, &["bash", "-c", script]);
+        let (ok, out) = netns_exec(ns_host, &["bash", "-c", script]);
         assert!(ok, "{out}");
         let mut rx = Burst::new(Burst::DEFAULT_SIZE);
         let mut udp = 0;

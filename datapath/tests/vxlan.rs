@@ -53,7 +53,7 @@ fn vxlan_port_interoperates_with_linux_vxlan() {
     let vx = format!("{}vx", prefix("v"));
     ip(&[
         "-n",
-        &ns_k,
+        ns_k,
         "link",
         "add",
         &vx,
@@ -68,10 +68,10 @@ fn vxlan_port_interoperates_with_linux_vxlan() {
         "dstport",
         "4789",
         "dev",
-        &k0,
+        k0,
     ]);
-    ip(&["-n", &ns_k, "addr", "add", "10.95.0.1/24", "dev", &vx]);
-    ip(&["-n", &ns_k, "link", "set", &vx, "up"]);
+    ip(&["-n", ns_k, "addr", "add", "10.95.0.1/24", "dev", &vx]);
+    ip(&["-n", ns_k, "link", "set", &vx, "up"]);
 
     let mut responder = Responder::new(
         MacAddr([0x02, 0x77, 0x79, 0, 0, 0x33]),
@@ -79,7 +79,7 @@ fn vxlan_port_interoperates_with_linux_vxlan() {
     );
     let mut rx = Burst::new(Burst::DEFAULT_SIZE);
     let mut first_tunnel: Option<TunnelMeta> = None;
-    let mut ping = spawn_ping(&ns_k, "10.95.0.2", &[]);
+    let mut ping = spawn_ping(ns_k, "10.95.0.2", &[]);
     let ok = wait_while(&mut ping, Duration::from_secs(8), || {
         responder.serve(&mut port, &mut rx);
         if first_tunnel.is_none() && !rx.is_empty() {
@@ -127,7 +127,7 @@ fn vxlan_port_sends_a_zero_udp_checksum() {
     require_root!();
     let Underlay { net, mut port } = Underlay::new("z");
     let ns_k = &net.ns_host;
-    let sniffer = in_netns(&ns_k, udp_sniffer);
+    let sniffer = in_netns(ns_k, udp_sniffer);
 
     let mut frame = PacketBuf::from_slice(&[0x5a; 60]);
     frame.meta.tunnel = Some(TunnelMeta {
